@@ -1,0 +1,41 @@
+"""Fixtures shared by the whole suite: real DLC data copied into temp folders."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from support import copy_openfield, shared_dir
+
+
+@pytest.fixture(scope="session")
+def openfield_source() -> Path:
+    return shared_dir() / "data" / "dlc-openfield"
+
+
+@pytest.fixture
+def openfield(tmp_path: Path, openfield_source: Path) -> Path:
+    """A writable copy of the real openfield project; returns its folder."""
+    return copy_openfield(openfield_source, tmp_path / "openfield-Pranav-2018-10-30")
+
+
+@pytest.fixture
+def in_child() -> Iterator[Callable[..., Any]]:
+    """Call a function in a fresh (spawned) process and return its result.
+
+    deeplabcut imports torch, and importing torch in a process that already made a
+    napari GL context segfaults; the app runs DLC in child processes for that reason,
+    and so do the tests, whatever order pytest runs them in.
+    """
+    ctx = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(max_workers=1, mp_context=ctx) as pool:
+
+        def call(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+            return pool.submit(func, *args, **kwargs).result(timeout=600)
+
+        yield call
