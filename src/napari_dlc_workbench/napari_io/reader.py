@@ -1,0 +1,204 @@
+"""npe2 reader contributions: DLC ``config.yaml``, labels and predictions.
+
+napari asks each reader whether it takes a path (``get_reader``): we answer
+only for files whose name says they are DLC's, and once we have claimed one,
+bad content raises an error that names the file instead of silently handing
+the path to another plugin.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from napari_dlc_workbench.io.config import load_config
+from napari_dlc_workbench.io.labels import check_against_config, read_labels, read_table
+from napari_dlc_workbench.io.predictions import read_predictions, split_prediction_name
+from napari_dlc_workbench.model.keypoints import KeypointTable, RowKey, natural_key
+from napari_dlc_workbench.model.project import Project
+from napari_dlc_workbench.napari_io.layers import (
+    LayerDataTuple,
+    empty_keypoints_layer,
+    keypoints_layer,
+)
+
+__all__ = [
+    "find_project",
+    "get_reader",
+    "read_config_layers",
+    "read_labels_layers",
+    "read_predictions_layers",
+]
+
+ReaderFunction = Callable[[str | Sequence[str]], list[LayerDataTuple]]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def find_project(path: str | os.PathLike[str], levels: int = 3) -> Project | None:
+    """Find the DLC project a file belongs to by looking for ``config.yaml`` above it.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        A file inside a project (labels in ``labeled-data/<video>/``,
+        predictions in ``videos/``).
+    levels : int
+        How many folders up to look.
+
+    Returns
+    -------
+    Project or None
+        None if no readable, valid ``config.yaml`` is found.
+    """
+    folder = Path(path).resolve().parent
+    for _ in range(levels):
+        candidate = folder / "config.yaml"
+        if candidate.is_file():
+            return Project.from_config(load_config(candidate), candidate)
+        folder = folder.parent
+    return None
+
+
+def read_config_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
+    """Open a ``config.yaml`` as an empty keypoints layer of the project.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The project's ``config.yaml``.
+
+    Returns
+    -------
+    list of tuple
+        One Points layer data tuple.
+    """
+    project = Project.from_config(load_config(path), path)
+    return [empty_keypoints_layer(project)]
+
+
+def _frame_keys(folder: Path, table: KeypointTable) -> list[RowKey]:
+    # The image stack napari shows for a labeled-data folder is every image in it,
+    # in natural order; labelled rows whose image was deleted still get a frame
+    # so that saving never drops them.
+    images = [
+        ("labeled-data", folder.name, p.name)
+        for p in folder.iterdir()
+        if p.suffix.lower() in IMAGE_SUFFIXES
+    ]
+    keys = set(images) | {k for k in table.index if isinstance(k, tuple)}
+    return sorted(keys, key=natural_key)
+
+
+def read_labels_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
+    """Open ``CollectedData_<scorer>.h5/.csv`` as a keypoints layer.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        The labels file, normally in ``labeled-data/<video_stem>/``.
+
+    Returns
+    -------
+    list of tuple
+        One Points layer data tuple whose frames follow the folder's images.
+
+    Raises
+    ------
+    LabelsError
+        If the file is unreadable or its bodyparts do not match the project's.
+    """
+    path = Path(path)
+    df = read_labels(path)
+    project = find_project(path)
+    if project is not None:
+        check_against_config(df, project.raw, path)
+    table = KeypointTable.from_dataframe(df)
+    layer = keypoints_layer(
+        table,
+        kind="labels",
+        name=path.stem,
+        source=path,
+        project=project,
+        paths=_frame_keys(path.parent, table),
+    )
+    return [layer]
+
+
+def read_predictions_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
+    """Open a predictions ``.h5`` as a keypoints layer on the video's frames.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``<video>DLC_<scorer>.h5``.
+
+    Returns
+    -------
+    list of tuple
+        One Points layer data tuple, coordinates moved to full-frame space
+        when the analysis was cropped.
+    """
+    preds = read_predictions(path)
+    project = find_project(path, levels=2)
+    layer = keypoints_layer(
+        preds.table,
+        kind="predictions",
+        name=Path(path).stem,
+        source=path,
+        project=project,
+        offset=preds.crop_offset,
+    )
+    layer[1]["metadata"]["workbench"]["meta"] = {
+        k: v for k, v in preds.meta.items() if isinstance(v, (int, float, str, bool, list, tuple))
+    }
+    return [layer]
+
+
+def _read_any_h5(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
+    df = read_table(path)
+    if "likelihood" in df.columns.get_level_values(-1):
+        return read_predictions_layers(path)
+    return read_labels_layers(path)
+
+
+def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
+    """npe2 ``get_reader``: pick the reader for a DLC file, or decline.
+
+    Parameters
+    ----------
+    path : str or list of str
+        What the user opened.
+
+    Returns
+    -------
+    callable or None
+        A function returning layer data tuples, or None if the path is not a
+        DLC config, labels or predictions file.
+    """
+    if isinstance(path, (list, tuple)):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    p = Path(path)
+    name = p.name
+    if p.is_dir():
+        return None
+    if name.endswith((".yaml", ".yml")):
+        if name not in ("config.yaml", "config.yml"):
+            return None
+        reader: Callable[[str | os.PathLike[str]], list[LayerDataTuple]] = read_config_layers
+    elif name.startswith("CollectedData_") and p.suffix in (".h5", ".csv"):
+        reader = read_labels_layers
+    elif p.suffix == ".h5" and split_prediction_name(p) is not None:
+        reader = read_predictions_layers
+    elif p.suffix == ".h5":
+        reader = _read_any_h5
+    else:
+        return None
+
+    def read(paths: str | Sequence[str]) -> list[LayerDataTuple]:
+        target = paths[0] if isinstance(paths, (list, tuple)) else paths
+        return reader(target)
+
+    return read
