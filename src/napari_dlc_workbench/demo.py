@@ -1,0 +1,170 @@
+"""``make demo``: the DeepLabCut loop on a synthetic Cladonema recording.
+
+This first version covers the start of the loop with real DLC functions:
+generate a pre-cropped single-well clip (as the users' ``DSC_3189_#1``),
+create a DLC project for it, pick frames into ``labeled-data/``, label them
+from the generator's ground truth through the same ``write_labels`` a user's
+save goes through, and let DLC build a training dataset from them. Later
+steps (crop, train, evaluate, analyse, outliers) extend this module.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from napari_dlc_workbench.io.images import frame_image_name, write_png
+from napari_dlc_workbench.io.labels import read_labels, write_labels
+from napari_dlc_workbench.io.video import decode_frames
+from napari_dlc_workbench.model.keypoints import KeypointTable
+from napari_dlc_workbench.sample import BODYPARTS, SampleSpec, ground_truth, write_sample
+
+__all__ = ["DEMO_SIZES", "DemoError", "run_demo"]
+
+MARKER = ".dlc-workbench-demo"
+TASK = "Cladonema_starved"
+EXPERIMENTER = "Vlad&Genta"
+VIDEO_NAME = "DSC_3189_#1"
+DEMO_SIZES: dict[str, dict[str, int]] = {
+    # One well, already cropped: side in px and number of frames.
+    "tiny": {"side": 160, "n_frames": 60, "n_label": 12},
+    "small": {"side": 160, "n_frames": 300, "n_label": 20},
+    "full": {"side": 400, "n_frames": 3597, "n_label": 20},
+}
+
+
+class DemoError(RuntimeError):
+    """A demo step failed; the message names the step."""
+
+
+@dataclass
+class DemoReport:
+    """Timings and figures of each demo step, written as ``demo-summary.json``."""
+
+    out: Path
+    steps: list[dict[str, Any]] = field(default_factory=list)
+
+    @contextmanager
+    def step(self, name: str, log: Callable[[str], None]) -> Iterator[dict[str, Any]]:
+        """Time one step and collect its figures; wrap failures in DemoError."""
+        log(f"[demo] {name} ...")
+        figures: dict[str, Any] = {}
+        start = time.perf_counter()
+        try:
+            yield figures
+        except Exception as exc:
+            raise DemoError(f"demo step '{name}' failed: {exc}") from exc
+        seconds = time.perf_counter() - start
+        self.steps.append({"step": name, "seconds": round(seconds, 2), **figures})
+        log(f"[demo] {name}: done in {seconds:.1f} s {json.dumps(figures, default=str)}")
+
+    def write(self) -> Path:
+        """Write the summary JSON and return its path."""
+        path = self.out / "demo-summary.json"
+        path.write_text(json.dumps({"steps": self.steps}, indent=2, default=str) + "\n")
+        return path
+
+
+def _prepare_output(out: Path) -> None:
+    # Re-running the demo replaces its own previous output, and only that:
+    # a folder without our marker may hold a user's work.
+    if out.exists() and any(out.iterdir()):
+        if not (out / MARKER).is_file():
+            raise DemoError(f"{out} exists and was not made by the demo; choose another --out")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    (out / MARKER).write_text("made by dlc-workbench demo; deleted when the demo runs again\n")
+
+
+def uniform_frames(n_frames: int, n_pick: int) -> list[int]:
+    """Evenly spaced, distinct frame numbers from the whole video."""
+    return sorted(set(np.linspace(0, n_frames - 1, min(n_pick, n_frames)).round().astype(int)))
+
+
+def run_demo(
+    out: str | Path = "demo-output", size: str = "small", log: Callable[[str], None] = print
+) -> Path:
+    """Run the demo and return the path of its summary JSON.
+
+    Parameters
+    ----------
+    out : str or Path
+        Output folder; replaced if a previous demo made it.
+    size : {"tiny", "small", "full"}
+        ``tiny`` for CI, ``small`` for ``make demo``, ``full`` for the users' size.
+    log : callable
+        Receives one line per step.
+
+    Returns
+    -------
+    Path
+        ``<out>/demo-summary.json``.
+
+    Raises
+    ------
+    DemoError
+        Naming the step that failed.
+    """
+    from napari_dlc_workbench.dlc.project import create_project, create_training_dataset
+
+    if size not in DEMO_SIZES:
+        raise DemoError(f"unknown demo size {size!r}; choose one of {sorted(DEMO_SIZES)}")
+    dims = DEMO_SIZES[size]
+    out = Path(out).resolve()
+    _prepare_output(out)
+    report = DemoReport(out)
+    side = dims["side"]
+    spec = SampleSpec(width=side, height=side, n_frames=dims["n_frames"], n_wells=1, well_size=side)
+
+    with report.step("generate recording", log) as fig:
+        files = write_sample(out / "raw", spec, name=VIDEO_NAME)
+        fig.update(video=files.video.name, frames=spec.n_frames, size=f"{side}x{side}")
+
+    with report.step("create DLC project", log) as fig:
+        config = create_project(
+            TASK,
+            EXPERIMENTER,
+            [files.video],
+            out,
+            bodyparts=BODYPARTS,
+            numframes2pick=dims["n_label"],
+        )
+        fig.update(project=config.parent.name)
+
+    folder = config.parent / "labeled-data" / VIDEO_NAME
+    with report.step("pick frames", log) as fig:
+        picked = uniform_frames(spec.n_frames, dims["n_label"])
+        folder.mkdir(parents=True, exist_ok=True)
+        for index, image in decode_frames(
+            config.parent / "videos" / files.video.name, picked
+        ).items():
+            write_png(folder / frame_image_name(index, spec.n_frames), image)
+        fig.update(frames=len(picked))
+
+    with report.step("label frames from ground truth", log) as fig:
+        truth = ground_truth(spec)[picked, 0]  # (frames, bodyparts, xy), one well
+        data = np.concatenate([truth, np.full((*truth.shape[:2], 1), np.nan)], axis=2)
+        index = [("labeled-data", VIDEO_NAME, frame_image_name(i, spec.n_frames)) for i in picked]
+        table = KeypointTable(EXPERIMENTER, index, [("", bp) for bp in BODYPARTS], data)
+        h5, _ = write_labels(table.to_dataframe(), folder, EXPERIMENTER)
+        fig.update(points=int(np.isfinite(read_labels(h5).to_numpy()).sum() // 2), file=h5.name)
+
+    with report.step("create training dataset (DeepLabCut)", log) as fig:
+        fig.update(create_training_dataset(config, net_type="cspnext_s"))
+        if fig["n_train"] + fig["n_test"] != len(picked):
+            raise DemoError(
+                f"DeepLabCut used {fig['n_train'] + fig['n_test']} of {len(picked)} labelled frames"
+            )
+
+    summary = report.write()
+    log(f"[demo] finished: project {config.parent}")
+    log(f"[demo] summary: {summary}")
+    return summary

@@ -1,0 +1,67 @@
+"""Real DeepLabCut: our labels are accepted, and the demo runs end to end (tiny size)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from napari_dlc_workbench.cli import main
+from napari_dlc_workbench.dlc.project import create_training_dataset
+from napari_dlc_workbench.io.labels import read_labels, write_labels
+
+pytestmark = pytest.mark.dlc
+
+
+def test_dlc_accepts_openfield_labels_written_by_us(openfield: Path, in_child) -> None:
+    folder = openfield / "labeled-data" / "m4s1"
+    df = read_labels(folder / "CollectedData_Pranav.h5")
+    for old in folder.glob("CollectedData_*"):
+        old.unlink()
+    write_labels(df, folder, "Pranav")
+    split = in_child(create_training_dataset, openfield / "config.yaml", net_type="resnet_50")
+    assert split["n_train"] + split["n_test"] == 116
+    # DLC merged our file into its training set unchanged.
+    merged = next((openfield / "training-datasets").rglob("CollectedData_Pranav.h5"))
+    pd.testing.assert_frame_equal(
+        pd.read_hdf(merged).sort_index(), df.sort_index(), check_names=False
+    )
+
+
+def run_demo(out: Path) -> subprocess.CompletedProcess[str]:
+    exe = Path(sys.executable).with_name("dlc-workbench")
+    return subprocess.run(
+        [exe, "demo", "--size", "tiny", "--out", str(out)], capture_output=True, text=True
+    )
+
+
+def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
+    out = tmp_path / "demo out"
+    done = run_demo(out)
+    assert done.returncode == 0, done.stderr
+    assert "[demo] summary:" in done.stdout
+    summary = json.loads((out / "demo-summary.json").read_text())
+    steps = {s["step"]: s for s in summary["steps"]}
+    assert (
+        steps["create training dataset (DeepLabCut)"]["n_train"]
+        + steps["create training dataset (DeepLabCut)"]["n_test"]
+        == 12
+    )
+    project = next(out.glob("Cladonema_starved-Vlad&Genta-*"))
+    labels = read_labels(project / "labeled-data" / "DSC_3189_#1" / "CollectedData_Vlad&Genta.h5")
+    assert labels.shape == (12, 8) and labels.notna().all().all()
+    # Running again replaces the demo's own output.
+    assert run_demo(out).returncode == 0
+
+
+def test_demo_refuses_a_folder_it_did_not_make(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "precious.txt").write_text("user data")
+    assert main(["demo", "--size", "tiny", "--out", str(tmp_path)]) == 1
+    assert "was not made by the demo" in capsys.readouterr().err
+    assert (tmp_path / "precious.txt").read_text() == "user data"

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from napari_dlc_workbench.cli import main
+from napari_dlc_workbench.sample import load_ground_truth
+
+
+def test_sample_command_writes_video_and_truth(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert (
+        main(["sample", "--preset", "tiny", "--out", str(tmp_path), "--name", "DSC_3231_roi_#5"])
+        == 0
+    )
+    assert (tmp_path / "DSC_3231_roi_#5.mp4").stat().st_size > 0
+    assert load_ground_truth(tmp_path / "DSC_3231_roi_#5_ground_truth.csv").shape == (40, 5, 4, 2)
+    assert "DSC_3231_roi_#5.mp4" in capsys.readouterr().out
+
+
+def test_unknown_arguments_are_rejected(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["sample", "--bogus"])
+    assert "unrecognized arguments: --bogus" in capsys.readouterr().err
+
+
+def test_console_script_is_installed() -> None:
+    exe = Path(sys.executable).with_name("dlc-workbench")
+    out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
+    for command in ("doctor", "sample", "demo"):
+        assert command in out.stdout
