@@ -84,3 +84,31 @@ def test_sample_data_and_screenshot(make_napari_viewer, tmp_path: Path) -> None:
 
     imwrite(tmp_path / "sample.png", shot)
     assert shot.ndim == 3 and shot[..., :3].std() > 5  # real pixels, not a blank canvas
+
+
+def test_open_video_lazily_and_step_the_slider(
+    make_napari_viewer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from video_clips import read_number, write_clip
+
+    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    video = write_clip(tmp_path, "h264_bframes_gop250")
+    viewer = make_napari_viewer(show=True)
+    [layer] = viewer.open(video, plugin=PLUGIN)
+    assert layer.rgb and layer.data.shape == (300, 96, 160, 3)
+    assert type(layer.data).__module__.startswith("dask")  # lazy: nothing decoded up front
+    for frame in (0, 1, 137, 136, 299, 250):
+        viewer.dims.set_point(0, frame)
+        shown = np.asarray(layer._slice.image.raw)
+        assert read_number(shown) == frame
+    shot = viewer.screenshot(canvas_only=True, flash=False)
+    assert shot[..., :3].std() > 5
+
+
+def test_open_labeled_data_folder_with_its_labels(make_napari_viewer, openfield: Path) -> None:
+    viewer = make_napari_viewer()
+    layers = viewer.open(openfield / "labeled-data" / "m4s1", plugin=PLUGIN)
+    assert [type(layer).__name__ for layer in layers] == ["Image", "Points"]
+    images, labels = layers
+    assert images.data.shape == (116, 480, 640, 3)
+    assert labels.metadata["paths"] == images.metadata["paths"]

@@ -12,9 +12,14 @@ import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+import numpy as np
+
 from napari_dlc_workbench.io.config import load_config
+from napari_dlc_workbench.io.frames import open_frames
+from napari_dlc_workbench.io.images import IMAGE_SUFFIXES, ImageFolder
 from napari_dlc_workbench.io.labels import check_against_config, read_labels, read_table
 from napari_dlc_workbench.io.predictions import read_predictions, split_prediction_name
+from napari_dlc_workbench.io.video import VIDEO_SUFFIXES
 from napari_dlc_workbench.model.keypoints import KeypointTable, RowKey, natural_key
 from napari_dlc_workbench.model.project import Project
 from napari_dlc_workbench.napari_io.layers import (
@@ -27,12 +32,13 @@ __all__ = [
     "find_project",
     "get_reader",
     "read_config_layers",
+    "read_frames_layers",
     "read_labels_layers",
     "read_predictions_layers",
 ]
 
 ReaderFunction = Callable[[str | Sequence[str]], list[LayerDataTuple]]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+FRAME_SUFFIXES = (*VIDEO_SUFFIXES, ".tif", ".tiff")
 
 
 def find_project(path: str | os.PathLike[str], levels: int = 3) -> Project | None:
@@ -84,7 +90,7 @@ def _frame_keys(folder: Path, table: KeypointTable) -> list[RowKey]:
     images = [
         ("labeled-data", folder.name, p.name)
         for p in folder.iterdir()
-        if p.suffix.lower() in IMAGE_SUFFIXES
+        if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()
     ]
     keys = set(images) | {k for k in table.index if isinstance(k, tuple)}
     return sorted(keys, key=natural_key)
@@ -155,6 +161,47 @@ def read_predictions_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple
     return [layer]
 
 
+def read_frames_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
+    """Open a video, TIFF stack or image folder lazily as an Image layer.
+
+    Nothing is decoded up front: napari asks for the frames it shows, one dask
+    chunk (one frame) at a time. A DLC ``labeled-data`` folder also opens its
+    ``CollectedData_*`` labels on the same frames.
+
+    Parameters
+    ----------
+    path : str or PathLike
+        ``.mp4 .avi .mov .mkv .tif .tiff`` or a folder of PNG/JPEG frames.
+
+    Returns
+    -------
+    list of tuple
+        The Image layer tuple, then any labels layers.
+    """
+    path = Path(path)
+    frames = open_frames(path)
+    info: dict[str, object] = {"kind": "frames", "source": str(path), "n_frames": len(frames)}
+    fps = getattr(frames, "fps", None)
+    if fps:
+        info["fps"] = float(fps)
+    metadata: dict[str, object] = {"workbench": info, "root": str(path.parent)}
+    if isinstance(frames, ImageFolder):
+        metadata["paths"] = ["/".join(key) for key in frames.row_keys]
+        metadata["root"] = str(path)
+    kwargs = {
+        "name": path.stem if path.is_file() else path.name,
+        "rgb": frames.ndim == 4 and frames.shape[-1] in (3, 4),
+        "metadata": metadata,
+    }
+    if frames.dtype == np.uint8:
+        kwargs["contrast_limits"] = (0, 255)  # skip napari computing them from the data
+    layers: list[LayerDataTuple] = [(frames.as_dask(), kwargs, "image")]
+    if isinstance(frames, ImageFolder):
+        for labels in sorted(path.glob("CollectedData_*.h5")):
+            layers.extend(read_labels_layers(labels))
+    return layers
+
+
 def _read_any_h5(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
     df = read_table(path)
     if "likelihood" in df.columns.get_level_values(-1):
@@ -183,7 +230,10 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
     p = Path(path)
     name = p.name
     if p.is_dir():
-        return None
+        has_images = any(c.suffix.lower() in IMAGE_SUFFIXES for c in p.iterdir() if c.is_file())
+        return _wrap(read_frames_layers) if has_images else None
+    if p.suffix.lower() in FRAME_SUFFIXES:
+        return _wrap(read_frames_layers)
     if name.endswith((".yaml", ".yml")):
         if name not in ("config.yaml", "config.yml"):
             return None
@@ -196,7 +246,10 @@ def get_reader(path: str | Sequence[str]) -> ReaderFunction | None:
         reader = _read_any_h5
     else:
         return None
+    return _wrap(reader)
 
+
+def _wrap(reader: Callable[[str | os.PathLike[str]], list[LayerDataTuple]]) -> ReaderFunction:
     def read(paths: str | Sequence[str]) -> list[LayerDataTuple]:
         target = paths[0] if isinstance(paths, (list, tuple)) else paths
         return reader(target)
