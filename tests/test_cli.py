@@ -33,3 +33,17 @@ def test_console_script_is_installed() -> None:
     out = subprocess.run([exe, "--help"], capture_output=True, text=True, check=True)
     for command in ("doctor", "sample", "demo"):
         assert command in out.stdout
+
+
+def test_seek_copy_command(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from napari_dlc_workbench.io.video import seek_copy_path
+    from video_clips import write_clip
+
+    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    video = write_clip(tmp_path, "mpeg4_avi")
+    assert main(["seek-copy", str(video), str(tmp_path / "missing.avi")]) == 1
+    assert seek_copy_path(video).is_file()
+    err = capsys.readouterr().err
+    assert "300/300 frames" in err and "missing.avi: file does not exist" in err

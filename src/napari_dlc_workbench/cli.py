@@ -27,6 +27,27 @@ def _sample(args: argparse.Namespace, rest: list[str]) -> int:
     return 0
 
 
+def _seek_copy(args: argparse.Namespace, rest: list[str]) -> int:
+    from napari_dlc_workbench.io.transcode import make_seek_copy
+    from napari_dlc_workbench.io.video import VideoError
+
+    status = 0
+    for video in args.videos:
+
+        def show(done: int, total: int, name: str = video.name) -> None:
+            if done == total or done % 50 == 0:
+                print(f"\r{name}: {done}/{total} frames", end="", file=sys.stderr, flush=True)
+
+        try:
+            copy = make_seek_copy(video, gop=args.gop, progress=show)
+        except VideoError as exc:
+            print(f"\nerror: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"\n{video} -> {copy}")
+    return status
+
+
 def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.demo import DemoError, run_demo
 
@@ -65,6 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     sample.add_argument("--name", default="DSC_3189")
     sample.add_argument("--seed", type=int, default=0)
     sample.set_defaults(run=_sample)
+
+    seek = sub.add_parser(
+        "seek-copy",
+        help="make lossless short-GOP copies (in the cache) that the viewer scrubs fast",
+    )
+    seek.add_argument("videos", nargs="+", type=Path)
+    seek.add_argument("--gop", type=int, default=8, help="frames between keyframes")
+    seek.set_defaults(run=_seek_copy)
 
     demo = sub.add_parser("demo", help="run the loop on a synthetic recording")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))

@@ -127,6 +127,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
 
 def seek_copy_path(path: str | os.PathLike[str]) -> Path:
     """Where the seek-friendly copy of ``path`` lives (in the cache, not the project)."""
+    _check_file(Path(path))
     return cache_dir() / "seek-copies" / f"{cache_key(path)}.mkv"
 
 
