@@ -48,6 +48,64 @@ def _seek_copy(args: argparse.Namespace, rest: list[str]) -> int:
     return status
 
 
+def _crop(args: argparse.Namespace, rest: list[str]) -> int:
+    from napari_dlc_workbench.io.rois import load_rois
+    from napari_dlc_workbench.process.contrast import ContrastSettings
+    from napari_dlc_workbench.process.crop_batch import crop_batch, link_crops
+    from napari_dlc_workbench.process.crop_export import ExportOptions, load_recipe
+
+    if args.like:
+        rois, contrast, options = load_recipe(args.like)
+    else:
+        if args.rois is None:
+            print("error: give --rois ROIS.json or --like EARLIER.crops.json", file=sys.stderr)
+            return 2
+        rois = load_rois(args.rois)
+        contrast = None
+        if args.contrast != "none" or args.gamma != 1.0:
+            contrast = ContrastSettings(
+                method=args.contrast,
+                saturated=args.saturated,
+                normalize=not args.no_normalize,
+                gamma=args.gamma,
+            )
+        options = ExportOptions(codec=args.codec, crf=args.crf, gop=args.gop)
+    out = args.out or (Path(args.config).parent / "videos" if args.config else Path("."))
+    if args.no_reencode:
+        if not args.config:
+            print(
+                "error: --no-reencode writes crop strings into a DLC config: give --config",
+                file=sys.stderr,
+            )
+            return 2
+        for video in args.videos:
+            for link in link_crops(video, rois, out, args.config):
+                print(link)
+        return 0
+
+    def show(i: int, n: int, frame: int, total: int, video: Path) -> None:
+        if frame == total or frame % 25 == 0:
+            print(
+                f"\r[{i + 1}/{n}] {video.name}: {frame}/{total} frames ",
+                end="",
+                file=sys.stderr,
+                flush=True,
+            )
+
+    report = crop_batch(
+        args.videos,
+        rois,
+        out,
+        contrast=contrast,
+        options=options,
+        config=args.config,
+        progress=show,
+    )
+    print(file=sys.stderr)
+    print(report.summary())
+    return 1 if report.failed or report.cancelled else 0
+
+
 def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.demo import DemoError, run_demo
 
@@ -94,6 +152,33 @@ def build_parser() -> argparse.ArgumentParser:
     seek.add_argument("videos", nargs="+", type=Path)
     seek.add_argument("--gop", type=int, default=8, help="frames between keyframes")
     seek.set_defaults(run=_seek_copy)
+
+    crop = sub.add_parser(
+        "crop",
+        help="cut ROIs (wells) out of many videos in one pass each, with contrast",
+    )
+    crop.add_argument("videos", nargs="+", type=Path)
+    crop.add_argument("--rois", type=Path, help="ROI set (.json) saved from the dock")
+    crop.add_argument("--like", type=Path, help="reuse ROIs and settings of an earlier .crops.json")
+    crop.add_argument(
+        "--contrast", choices=["none", "enhance", "equalize", "clahe"], default="none"
+    )
+    crop.add_argument("--saturated", type=float, default=0.35, help="percent, as ImageJ")
+    crop.add_argument("--no-normalize", action="store_true")
+    crop.add_argument("--gamma", type=float, default=1.0)
+    crop.add_argument("--codec", choices=["h264", "ffv1"], default="h264")
+    crop.add_argument("--crf", type=int, default=17)
+    crop.add_argument("--gop", type=int, default=10)
+    crop.add_argument(
+        "--out", type=Path, help="folder for the clips (default: the project's videos/)"
+    )
+    crop.add_argument("--config", type=Path, help="DLC config.yaml: register the clips")
+    crop.add_argument(
+        "--no-reencode",
+        action="store_true",
+        help="write DLC crop strings instead of clips (no contrast possible)",
+    )
+    crop.set_defaults(run=_crop)
 
     demo = sub.add_parser("demo", help="run the loop on a synthetic recording")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))

@@ -53,6 +53,67 @@ def textured(shape: tuple[int, int] = (400, 400), seed: int = 1) -> np.ndarray:
 # ---------------------------------------------------------------- enhance (ImageJ stretch)
 
 
+def golden_image() -> np.ndarray:
+    """24 x 256: a 0..255 ramp on top of a low-contrast, lumpy histogram around 100..140."""
+    x, r = np.arange(256), np.arange(1, 24)[:, None]
+    return np.vstack([x[None], 100 + (x * x + 7 * r * x) % 41]).astype(np.uint8)
+
+
+# Tables produced by ImageJ 1.54j itself (ij/ compiled from github.com/imagej/ImageJ at
+# 3b628157, ContrastEnhancer run headless on GOLDEN_IMAGE; row 0 of its output is the table).
+IMAGEJ_TABLES = {
+    "enhance_normalize": (
+        "00000000000000000000000102030405060708090a0b0d0e0f1011121314151617181a1b1c1d1e1f20212223"
+        "24252728292a2b2c2d2e2f3031333435363738393a3b3c3d3e404142434445464748494a4b4d4e4f50515253"
+        "54555657585a5b5c5d5e5f6061626364666768696a6b6c6d6e6f7071737475767778797a7b7c7d7e80818283"
+        "8485868788898a8b8d8e8f9091929394959697999a9b9c9d9e9fa0a1a2a3a4a6a7a8a9aaabacadaeafb0b1b3"
+        "b4b5b6b7b8b9babbbcbdbec0c1c2c3c4c5c6c7c8c9cacccdcecfd0d1d2d3d4d5d6d7d9dadbdcdddedfe0e1e2"
+        "e3e4e6e7e8e9eaebecedeeeff0f1f3f4f5f6f7f8f9fafbfcfdffffffffffffffffffffff"
+    ),
+    "enhance_display": (
+        "00000000000000000000000102030405060708090a0b0d0e0f1011121314151617191a1b1c1d1e1f20212223"
+        "25262728292a2b2c2d2e2f3132333435363738393a3b3d3e3f4041424344454647484a4b4c4d4e4f50515253"
+        "54565758595a5b5c5d5e5f6062636465666768696a6b6c6e6f7071727374757677787a7b7c7d7e7f80818283"
+        "84858788898a8b8c8d8e8f9091939495969798999a9b9c9d9fa0a1a2a3a4a5a6a7a8a9abacadaeafb0b1b2b3"
+        "b4b5b7b8b9babbbcbdbebfc0c1c2c4c5c6c7c8c9cacbcccdced0d1d2d3d4d5d6d7d8d9dadcdddedfe0e1e2e3"
+        "e4e5e6e8e9eaebecedeeeff0f1f2f4f5f6f7f8f9fafbfcfdfeffffffffffffffffffffff"
+    ),
+    "equalize": (
+        "0000010101020203030304040405050506060707070808080909090a0a0a0b0b0c0c0c0d0d0d0e0e0e0f0f10"
+        "1010111111121212131314141415151516161617171718181919191a1a1a1b1b1b1c1c1d1d1d1e1e1e1f1f1f"
+        "202021212122222223232324272c3034393d41464a4e52575b6064686d71767a7e83878b8f94989ca0a5a9ad"
+        "b2b6babec2c7cbcfd3d6d6d7d7d7d8d8d8d9d9d9dadadadbdbdcdcdcdddddddedededfdfe0e0e0e1e1e1e2e2"
+        "e2e3e3e4e4e4e5e5e5e6e6e6e7e7e8e8e8e9e9e9eaeaeaebebebececedededeeeeeeefefeff0f0f1f1f1f2f2"
+        "f2f3f3f3f4f4f5f5f5f6f6f6f7f7f7f8f8f8f9f9fafafafbfbfbfcfcfcfdfdfefefeffff"
+    ),
+    "equalize_classic": (
+        "0000000000000000000000000001010101010101010101010101010101010101010101010102020202020202"
+        "0202020202020202020202020202020202030303030303030303030303030303030303030303030303040404"
+        "0404040404040404040404040a13181e24292f353b41474d535a5f656b72787e848a90959ba1a7adb2b9bfc4"
+        "cacfd5dae0e6ebf1f7fafafafafafafbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfcfcfcfcfc"
+        "fcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfe"
+        "fefefefefefefefefefefefefefefefefefefefefefeffffffffffffffffffffffffff"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    ("name", "settings"),
+    [
+        ("enhance_normalize", ContrastSettings("enhance")),
+        ("enhance_display", ContrastSettings("enhance", normalize=False)),
+        ("equalize", ContrastSettings("equalize")),
+        ("equalize_classic", ContrastSettings("equalize", classic_equalization=True)),
+    ],
+)
+def test_tables_equal_imagej_output(name: str, settings: ContrastSettings) -> None:
+    mapping = fit_contrast(golden_image()[None], settings)
+    expected = np.frombuffer(bytes.fromhex(IMAGEJ_TABLES[name]), dtype=np.uint8)
+    np.testing.assert_array_equal(mapping.lut, expected)
+    if settings.method == "enhance":
+        assert mapping.display_range == (10, 245)
+
+
 @pytest.mark.parametrize(
     ("saturated", "expected"),
     [

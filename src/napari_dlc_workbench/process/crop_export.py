@@ -30,6 +30,7 @@ from napari_dlc_workbench.process.contrast import (
     ContrastMapping,
     ContrastSettings,
     fit_contrast,
+    sample_indices,
 )
 
 __all__ = [
@@ -158,7 +159,7 @@ def fit_roi_mappings(
         ROI name to its mapping.
     """
     n = len(reader)
-    wanted = np.linspace(0, n - 1, min(settings.sample_frames, n)).round().astype(int)
+    wanted = np.asarray(sample_indices(n, settings.sample_frames))
     keys = reader.index.keyframes
     nearest = keys[np.abs(keys[None, :] - wanted[:, None]).argmin(axis=1)]
     # Few keyframes (one every 250 frames in a short clip) would repeat frames: fall back.
@@ -168,7 +169,10 @@ def fit_roi_mappings(
         else sorted(set(wanted.tolist()))
     )
     frames = np.stack([reader[i] for i in picks])
-    return {roi.name: fit_contrast(frames[(slice(None), *roi.slices)], settings) for roi in rois}
+    return {
+        roi.name: fit_contrast(frames[(slice(None), *roi.slices)], settings, frame_indices=picks)
+        for roi in rois
+    }
 
 
 class _ClipWriter:
