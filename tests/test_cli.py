@@ -47,3 +47,44 @@ def test_seek_copy_command(
     assert seek_copy_path(video).is_file()
     err = capsys.readouterr().err
     assert "300/300 frames" in err and "missing.avi: file does not exist" in err
+
+
+def test_crop_command_and_like(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from napari_dlc_workbench.io.rois import save_rois
+    from napari_dlc_workbench.io.video import probe_video
+    from napari_dlc_workbench.model.roi import ROI, ROISet
+    from napari_dlc_workbench.sample import SampleSpec, write_sample
+
+    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
+    spec = SampleSpec.tiny()
+    first = write_sample(tmp_path / "raw", spec, name="DSC_3190").video
+    second = write_sample(tmp_path / "raw", spec, name="DSC_3191").video
+    rois = save_rois(
+        ROISet((ROI("#1", 0, 0, 64, 64), ROI("#2", 100, 50, 64, 64))), tmp_path / "rig.json"
+    )
+    args = [
+        "crop",
+        str(first),
+        "--rois",
+        str(rois),
+        "--contrast",
+        "enhance",
+        "--out",
+        str(tmp_path / "clips"),
+    ]
+    assert main(args) == 0
+    assert "2 clips written, 0 already done, 0 videos failed" in capsys.readouterr().out
+    assert probe_video(tmp_path / "clips" / "DSC_3190_#2.mp4").width == 64
+    like = [
+        "crop",
+        str(second),
+        "--like",
+        str(tmp_path / "clips" / "DSC_3190.crops.json"),
+        "--out",
+        str(tmp_path / "clips"),
+    ]
+    assert main(like) == 0
+    assert (tmp_path / "clips" / "DSC_3191_#1.mp4").is_file()
+    assert main(["crop", str(first), "--out", str(tmp_path)]) == 2

@@ -1,11 +1,12 @@
 """``make demo``: the DeepLabCut loop on a synthetic Cladonema recording.
 
-This first version covers the start of the loop with real DLC functions:
-generate a pre-cropped single-well clip (as the users' ``DSC_3189_#1``),
-create a DLC project for it, pick frames into ``labeled-data/``, label them
-from the generator's ground truth through the same ``write_labels`` a user's
-save goes through, and let DLC build a training dataset from them. Later
-steps (crop, train, evaluate, analyse, outliers) extend this module.
+The loop so far, with real DLC functions: generate a full-frame multi-well
+recording, crop the five wells with ImageJ-style contrast in one pass (clips
+named like the users' ``DSC_3189_#1``), create a DLC project for the clips,
+pick frames into ``labeled-data/``, label them from the generator's ground
+truth (moved into each clip's crop space) through the same ``write_labels`` a
+user's save goes through, and let DLC build a training dataset from them.
+Later steps (train, evaluate, analyse, outliers) extend this module.
 """
 
 from __future__ import annotations
@@ -25,20 +26,24 @@ from napari_dlc_workbench.io.images import frame_image_name, write_png
 from napari_dlc_workbench.io.labels import read_labels, write_labels
 from napari_dlc_workbench.io.video import decode_frames
 from napari_dlc_workbench.model.keypoints import KeypointTable
-from napari_dlc_workbench.sample import BODYPARTS, SampleSpec, ground_truth, write_sample
+from napari_dlc_workbench.model.roi import ROI, ROISet
+from napari_dlc_workbench.process.contrast import ContrastSettings
+from napari_dlc_workbench.process.crop_export import export_clips
+from napari_dlc_workbench.sample import BODYPARTS, SampleSpec, ground_truth, well_rois, write_sample
 
-__all__ = ["DEMO_SIZES", "DemoError", "run_demo"]
+__all__ = ["DEMO_SIZES", "DemoError", "run_demo", "uniform_frames"]
 
 MARKER = ".dlc-workbench-demo"
 TASK = "Cladonema_starved"
 EXPERIMENTER = "Vlad&Genta"
-VIDEO_NAME = "DSC_3189_#1"
+RAW_NAME = "DSC_3189"
 DEMO_SIZES: dict[str, dict[str, int]] = {
-    # One well, already cropped: side in px and number of frames.
-    "tiny": {"side": 160, "n_frames": 60, "n_label": 12},
-    "small": {"side": 160, "n_frames": 300, "n_label": 20},
-    "full": {"side": 400, "n_frames": 3597, "n_label": 20},
+    # Full-frame multi-well recording: frame size, frames, well side; frames labelled per well.
+    "tiny": {"width": 560, "height": 384, "n_frames": 60, "well": 160, "n_label": 4},
+    "small": {"width": 600, "height": 432, "n_frames": 300, "well": 160, "n_label": 20},
+    "full": {"width": 1500, "height": 1080, "n_frames": 3597, "well": 400, "n_label": 20},
 }
+CONTRAST = {"method": "enhance", "saturated": 0.35, "normalize": True}
 
 
 class DemoError(RuntimeError):
@@ -121,47 +126,67 @@ def run_demo(
     out = Path(out).resolve()
     _prepare_output(out)
     report = DemoReport(out)
-    side = dims["side"]
-    spec = SampleSpec(width=side, height=side, n_frames=dims["n_frames"], n_wells=1, well_size=side)
+    spec = SampleSpec(
+        width=dims["width"],
+        height=dims["height"],
+        n_frames=dims["n_frames"],
+        well_size=dims["well"],
+    )
 
-    with report.step("generate recording", log) as fig:
-        files = write_sample(out / "raw", spec, name=VIDEO_NAME)
-        fig.update(video=files.video.name, frames=spec.n_frames, size=f"{side}x{side}")
+    with report.step("generate multi-well recording", log) as fig:
+        files = write_sample(out / "raw", spec, name=RAW_NAME)
+        fig.update(video=files.video.name, frames=spec.n_frames, size=f"{spec.width}x{spec.height}")
+
+    with report.step("crop wells with contrast", log) as fig:
+        rois = ROISet(
+            tuple(
+                ROI(name, x, y, w, h).snapped_inside(spec.width, spec.height, even=True)
+                for name, x, y, w, h in well_rois(spec)
+            )
+        )
+        clips = export_clips(
+            files.video, rois, out / "clips", contrast=ContrastSettings.from_dict(CONTRAST)
+        )
+        fig.update(clips=[c.path.name for c in clips], contrast=CONTRAST["method"])
 
     with report.step("create DLC project", log) as fig:
         config = create_project(
             TASK,
             EXPERIMENTER,
-            [files.video],
+            [c.path for c in clips],
             out,
             bodyparts=BODYPARTS,
             numframes2pick=dims["n_label"],
         )
-        fig.update(project=config.parent.name)
+        fig.update(project=config.parent.name, videos=len(clips))
 
-    folder = config.parent / "labeled-data" / VIDEO_NAME
-    with report.step("pick frames", log) as fig:
+    truth = ground_truth(spec)  # (frames, wells, bodyparts, xy) in full-frame pixels
+    with report.step("pick frames and label them from ground truth", log) as fig:
         picked = uniform_frames(spec.n_frames, dims["n_label"])
-        folder.mkdir(parents=True, exist_ok=True)
-        for index, image in decode_frames(
-            config.parent / "videos" / files.video.name, picked
-        ).items():
-            write_png(folder / frame_image_name(index, spec.n_frames), image)
-        fig.update(frames=len(picked))
-
-    with report.step("label frames from ground truth", log) as fig:
-        truth = ground_truth(spec)[picked, 0]  # (frames, bodyparts, xy), one well
-        data = np.concatenate([truth, np.full((*truth.shape[:2], 1), np.nan)], axis=2)
-        index = [("labeled-data", VIDEO_NAME, frame_image_name(i, spec.n_frames)) for i in picked]
-        table = KeypointTable(EXPERIMENTER, index, [("", bp) for bp in BODYPARTS], data)
-        h5, _ = write_labels(table.to_dataframe(), folder, EXPERIMENTER)
-        fig.update(points=int(np.isfinite(read_labels(h5).to_numpy()).sum() // 2), file=h5.name)
+        points = 0
+        for well, clip in enumerate(clips):
+            stem = clip.path.stem
+            folder = config.parent / "labeled-data" / stem
+            folder.mkdir(parents=True, exist_ok=True)
+            for index, image in decode_frames(
+                config.parent / "videos" / clip.path.name, picked
+            ).items():
+                write_png(folder / frame_image_name(index, spec.n_frames), image)
+            # The clip's pixel (0, 0) is the ROI's corner: labels move by the crop offset.
+            xy = truth[picked, well] - np.array([clip.roi.x, clip.roi.y], dtype=float)
+            data = np.concatenate([xy, np.full((*xy.shape[:2], 1), np.nan)], axis=2)
+            index = [("labeled-data", stem, frame_image_name(i, spec.n_frames)) for i in picked]
+            table = KeypointTable(EXPERIMENTER, index, [("", bp) for bp in BODYPARTS], data)
+            h5, _ = write_labels(table.to_dataframe(), folder, EXPERIMENTER)
+            points += int(np.isfinite(read_labels(h5).to_numpy()).sum() // 2)
+        fig.update(frames_per_video=len(picked), videos=len(clips), points=points)
 
     with report.step("create training dataset (DeepLabCut)", log) as fig:
         fig.update(create_training_dataset(config, net_type="cspnext_s"))
-        if fig["n_train"] + fig["n_test"] != len(picked):
+        expected = len(picked) * len(clips)
+        if fig["n_train"] + fig["n_test"] != expected:
             raise DemoError(
-                f"DeepLabCut used {fig['n_train'] + fig['n_test']} of {len(picked)} labelled frames"
+                f"DeepLabCut used {fig['n_train'] + fig['n_test']} of {expected} frames"
             )
 
     summary = report.write()

@@ -46,14 +46,16 @@ def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
     assert "[demo] summary:" in done.stdout
     summary = json.loads((out / "demo-summary.json").read_text())
     steps = {s["step"]: s for s in summary["steps"]}
-    assert (
-        steps["create training dataset (DeepLabCut)"]["n_train"]
-        + steps["create training dataset (DeepLabCut)"]["n_test"]
-        == 12
-    )
+    split = steps["create training dataset (DeepLabCut)"]
+    assert split["n_train"] + split["n_test"] == 20  # 4 frames x 5 wells
+    assert steps["crop wells with contrast"]["clips"] == [f"DSC_3189_#{i}.mp4" for i in range(1, 6)]
     project = next(out.glob("Cladonema_starved-Vlad&Genta-*"))
-    labels = read_labels(project / "labeled-data" / "DSC_3189_#1" / "CollectedData_Vlad&Genta.h5")
-    assert labels.shape == (12, 8) and labels.notna().all().all()
+    for well in range(1, 6):
+        folder = project / "labeled-data" / f"DSC_3189_#{well}"
+        labels = read_labels(folder / "CollectedData_Vlad&Genta.h5")
+        assert labels.shape == (4, 8) and labels.notna().all().all()
+        # Labels are in the clip's own (cropped) pixel space.
+        assert labels.to_numpy().min() >= 0 and labels.to_numpy().max() < 160
     # Running again replaces the demo's own output.
     assert run_demo(out).returncode == 0
 

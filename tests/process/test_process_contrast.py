@@ -92,7 +92,7 @@ IMAGEJ_TABLES = {
         "0404040404040404040404040a13181e24292f353b41474d535a5f656b72787e848a90959ba1a7adb2b9bfc4"
         "cacfd5dae0e6ebf1f7fafafafafafafbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfbfcfcfcfcfc"
         "fcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfcfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfdfe"
-        "fefefefefefefefefefefefefefefefefefefefefefeffffffffffffffffffffffffff"
+        "fefefefefefefefefefefefefefefefefefefefefefefeffffffffffffffffffffffffff"
     ),
 }
 

@@ -91,20 +91,22 @@ class ContrastSettings:
     def __post_init__(self) -> None:
         if self.method not in _METHODS:
             raise ValueError(f"contrast method {self.method!r} is not one of {list(_METHODS)}")
-        for name in ("normalize", "classic_equalization"):
-            if not isinstance(getattr(self, name), (bool, np.bool_)):
-                raise ValueError(f"{name} must be true or false, not {getattr(self, name)!r}")
-            object.__setattr__(self, name, bool(getattr(self, name)))
-        for name in ("saturated", "gamma", "clip_limit"):
+        numbers = (int, float, np.integer, np.floating)
+        for name, kind, accepted, what in [
+            ("normalize", bool, (bool, np.bool_), "true or false"),
+            ("classic_equalization", bool, (bool, np.bool_), "true or false"),
+            ("saturated", float, numbers, "a number"),
+            ("gamma", float, numbers, "a number"),
+            ("clip_limit", float, numbers, "a number"),
+            ("tiles", int, (int, np.integer), "a whole number"),
+            ("sample_frames", int, (int, np.integer), "a whole number"),
+        ]:
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float, np.number)):
-                raise ValueError(f"{name} must be a number, not {value!r}")
-            object.__setattr__(self, name, float(value))
-        for name in ("tiles", "sample_frames"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
-                raise ValueError(f"{name} must be a whole number, not {value!r}")
-            object.__setattr__(self, name, int(value))
+            if (kind is bool) != isinstance(value, (bool, np.bool_)) or not isinstance(
+                value, accepted
+            ):
+                raise ValueError(f"{name} must be {what}, not {value!r}")
+            object.__setattr__(self, name, kind(value))
         checks = [
             ("saturated", 0.0 <= self.saturated < 50.0, "in [0, 50) percent"),
             ("gamma", math.isfinite(self.gamma) and self.gamma > 0.0, "> 0"),
@@ -409,7 +411,8 @@ def fit_contrast(
     ContrastMapping
         Fixed mapping; ``apply`` it to any frame of the same video and ROI.
     """
-    grey = _grey_stack(np.asarray(frames))
+    frames = np.asarray(frames)
+    grey = _grey_stack(frames)
     if grey.shape[0] == 0 or grey.shape[1] == 0 or grey.shape[2] == 0:
         raise ValueError(f"cannot fit contrast on an empty sample {grey.shape}")
     method, post = settings.method, gamma_lut(settings.gamma)
@@ -430,7 +433,8 @@ def fit_contrast(
         elif method == "enhance":
             hmin, hmax = stretch_range(hist, settings.saturated)
             if hmax > hmin:  # ImageJ changes nothing otherwise
-                rgb = np.asarray(frames).ndim == 4
+                # RGB has no Normalize in ImageJ: ColorProcessor bakes its display table.
+                rgb = frames.ndim == 4
                 base = stretch_lut(hmin, hmax, normalize=settings.normalize and not rgb)
                 extra["display_range"] = (hmin, hmax)
         lut = post[base]
