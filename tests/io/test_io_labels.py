@@ -260,3 +260,18 @@ def test_sigkill_during_save_leaves_previous_file_intact(tmp_path: Path) -> None
                 p.unlink()
     # At least one kill landed while a temporary file was being written.
     assert killed_mid_write
+
+
+def test_dropped_points_lists_what_a_save_would_lose(tmp_path: Path) -> None:
+    from napari_dlc_workbench.io.labels import dropped_points
+
+    df = labels_frame("v", 4, BODYPARTS)
+    h5, _ = write_labels(df, tmp_path, "Vlad")
+    assert dropped_points(df, h5) == []
+    assert dropped_points(df, tmp_path / "missing.h5") == []
+    fewer = df.copy()
+    fewer.iloc[2, 0:2] = np.nan  # manubrium base on img0002 removed
+    more = fewer.copy()
+    more.iloc[1, 2:4] = 5.0  # a new point elsewhere does not hide the loss
+    assert dropped_points(more, h5) == ["img0002.png: manubrium base"]
+    assert dropped_points(df.iloc[:3], h5) == [f"img0003.png: {bp}" for bp in BODYPARTS]

@@ -15,6 +15,8 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from napari_dlc_workbench.io.atomic import atomic_path
 from napari_dlc_workbench.model.keypoints import KeypointError, KeypointTable
 from napari_dlc_workbench.model.project import Project
@@ -26,6 +28,7 @@ __all__ = [
     "DLC_HDF_KEY",
     "LabelsError",
     "check_against_config",
+    "dropped_points",
     "labels_paths",
     "read_hdf_frame",
     "read_labels",
@@ -274,6 +277,45 @@ def check_against_config(
         if have - want:
             problems.append(f"not in config.yaml: {name(have - want)}")
         raise LabelsError(path, "bodyparts do not match the config (" + "; ".join(problems) + ")")
+
+
+def dropped_points(df: pd.DataFrame, existing: str | os.PathLike[str]) -> list[str]:
+    """List the labelled points on disk that saving ``df`` would remove.
+
+    A save that drops labels (fewer points than on disk) must be confirmed by
+    the user; this says which ones, as ``"img0042.png: mouth"`` (with the
+    individual for multi-animal projects).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        The labels about to be written.
+    existing : str or PathLike
+        The ``CollectedData_<scorer>.h5`` (or ``.csv``) currently on disk; a
+        missing file drops nothing.
+
+    Returns
+    -------
+    list of str
+        One entry per point present on disk and missing from ``df``.
+    """
+    existing = Path(existing)
+    if not existing.exists():
+        return []
+    old = KeypointTable.from_dataframe(read_labels(existing))
+    new = KeypointTable.from_dataframe(df)
+    new_rows = {key: i for i, key in enumerate(new.index)}
+    new_cols = {kp: k for k, kp in enumerate(new.keypoints)}
+    lost = []
+    for r, key in enumerate(old.index):
+        for k, (ind, bp) in enumerate(old.keypoints):
+            if not np.isfinite(old.xy[r, k]).all():
+                continue
+            nr, nk = new_rows.get(key), new_cols.get((ind, bp))
+            if nr is None or nk is None or not np.isfinite(new.xy[nr, nk]).all():
+                image = key[-1] if isinstance(key, tuple) else str(key)
+                lost.append(f"{image}: {ind + '/' if ind else ''}{bp}")
+    return lost
 
 
 def write_labels(
