@@ -106,6 +106,45 @@ def _crop(args: argparse.Namespace, rest: list[str]) -> int:
     return 1 if report.failed or report.cancelled else 0
 
 
+def _extract_frames(args: argparse.Namespace, rest: list[str]) -> int:
+    from napari_dlc_workbench.io.config import load_config
+    from napari_dlc_workbench.io.video import VideoError, load_index
+    from napari_dlc_workbench.model.project import Project
+    from napari_dlc_workbench.process.frames import (
+        existing_frames,
+        extract_frames,
+        pick_kmeans,
+        pick_uniform,
+    )
+
+    cfg = load_config(args.config)
+    project = Project.from_config(cfg, args.config)
+    videos = args.videos or [project.video_file(entry) for entry in project.videos]
+    n = args.n or int(cfg.get("numframes2pick") or 20)
+    start = args.start if args.start is not None else float(cfg.get("start", 0) or 0)
+    stop = args.stop if args.stop is not None else float(cfg.get("stop", 1) or 1)
+    status = 0
+    for video in map(Path, videos):
+        try:
+            have = existing_frames(project.labels_folder(video.stem))
+            if args.frames:
+                picks = [int(f) for f in args.frames.split(",")]
+            elif args.mode == "kmeans":
+                picks = pick_kmeans(video, n, start=start, stop=stop, exclude=have, seed=args.seed)
+            else:
+                n_frames = len(load_index(video))
+                picks = pick_uniform(
+                    n_frames, n, start=start, stop=stop, exclude=have, seed=args.seed
+                )
+            result = extract_frames(video, project.folder, picks)
+        except (VideoError, ValueError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            status = 1
+            continue
+        print(f"{video.name}: {len(result.written)} frames -> {result.folder}")
+    return status
+
+
 def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.demo import DemoError, run_demo
 
@@ -179,6 +218,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="write DLC crop strings instead of clips (no contrast possible)",
     )
     crop.set_defaults(run=_crop)
+
+    extract = sub.add_parser(
+        "extract-frames", help="pick frames to label into labeled-data/<video>/ (as DLC)"
+    )
+    extract.add_argument("config", type=Path, help="the project's config.yaml")
+    extract.add_argument("videos", nargs="*", type=Path, help="default: the project's video_sets")
+    extract.add_argument("--mode", choices=["uniform", "kmeans"], default="kmeans")
+    extract.add_argument("--n", type=int, help="frames per video (default: numframes2pick)")
+    extract.add_argument("--start", type=float, help="fraction of the video (default: config)")
+    extract.add_argument("--stop", type=float, help="fraction of the video (default: config)")
+    extract.add_argument("--frames", help="explicit frame numbers, e.g. 10,250,3001")
+    extract.add_argument("--seed", type=int, default=0)
+    extract.set_defaults(run=_extract_frames)
 
     demo = sub.add_parser("demo", help="run the loop on a synthetic recording")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))

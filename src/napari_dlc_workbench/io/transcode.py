@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from napari_dlc_workbench.io.atomic import atomic_path
-from napari_dlc_workbench.io.video import VideoError, _open, load_index, seek_copy_path
+from napari_dlc_workbench.io.video import VideoError, load_index, open_container, seek_copy_path
 
 __all__ = ["CancelledError", "make_seek_copy"]
 
@@ -73,7 +73,7 @@ def make_seek_friendly(
     n_frames = len(index)
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target, keep_backups=0) as tmp:
-        with _open(source) as inp, av.open(str(tmp), "w", format="matroska") as out:
+        with open_container(source) as inp, av.open(str(tmp), "w", format="matroska") as out:
             src = inp.streams.video[0]
             src.thread_type = "AUTO"
             pix_fmt = src.codec_context.pix_fmt

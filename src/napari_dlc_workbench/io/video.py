@@ -34,6 +34,7 @@ __all__ = [
     "VideoInfo",
     "VideoReader",
     "decode_frames",
+    "open_container",
     "probe_video",
     "seek_copy_path",
 ]
@@ -82,7 +83,19 @@ def _check_file(path: Path) -> None:
         raise VideoError(path, "file is empty (0 bytes)")
 
 
-def _open(path: Path) -> InputContainer:
+def open_container(path: Path) -> InputContainer:
+    """Open a video with PyAV, or raise :class:`VideoError` saying what is wrong with it.
+
+    Parameters
+    ----------
+    path : Path
+        The video.
+
+    Returns
+    -------
+    av.container.InputContainer
+        Open container with a decodable video stream; close it after use.
+    """
     import av
 
     _check_file(path)
@@ -113,7 +126,7 @@ def probe_video(path: str | os.PathLike[str]) -> VideoInfo:
     VideoInfo
     """
     path = Path(path)
-    with _open(path) as container:
+    with open_container(path) as container:
         stream = container.streams.video[0]
         rate = stream.average_rate or stream.guessed_rate or Fraction(0)
         return VideoInfo(
@@ -137,7 +150,7 @@ def build_index(path: Path) -> VideoIndex:
 
     pts: list[int] = []
     keys: list[bool] = []
-    with _open(path) as container:
+    with open_container(path) as container:
         stream = container.streams.video[0]
         try:
             for packet in container.demux(stream):
@@ -265,7 +278,7 @@ class VideoReader(LazyFrames):
         self._last = -1  # frame number the live decoder produced last
         self._clean_from = 0
         self._corrupt: set[int] = set()  # timestamps of packets that failed to decode
-        self._container = _open(self.source)
+        self._container = open_container(self.source)
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         ctx = stream.codec_context
@@ -431,7 +444,7 @@ def decode_frames(
     if not wanted:
         return out
     todo = set(wanted)
-    with _open(path) as container:
+    with open_container(path) as container:
         stream = container.streams.video[0]
         stream.thread_type = "AUTO"
         try:

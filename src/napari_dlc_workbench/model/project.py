@@ -172,6 +172,19 @@ class Project:
         """``labeled-data/<video_stem>``: where a video's frames and labels live."""
         return self.labeled_data / video_stem
 
+    def video_file(self, entry: VideoEntry) -> Path:
+        """Where a ``video_sets`` video is on this machine.
+
+        The key may be an absolute path from the machine that made the project
+        (another OS, another user folder); if it does not exist, the file of
+        the same name in ``<project>/videos/`` is used, as DLC does.
+        """
+        path = Path(entry.path)
+        if path.is_file():
+            return path
+        name = PureWindowsPath(entry.path).name if "\\" in entry.path else path.name
+        return self.folder / "videos" / name
+
     @property
     def keypoints(self) -> list[tuple[str, str]]:
         """(individual, bodypart) columns in DLC's order for labels files."""
