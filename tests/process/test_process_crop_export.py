@@ -18,6 +18,7 @@ from napari_dlc_workbench.process.crop_export import (
     ExportCancelled,
     ExportOptions,
     export_clips,
+    luma_mapper,
     register_clips,
 )
 from napari_dlc_workbench.sample import SampleSpec, well_rois, write_sample
@@ -47,6 +48,13 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ROISet]:
     return files.video, rois
 
 
+def sequential_grey(path: Path) -> list[np.ndarray]:
+    import av
+
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="gray") for f in container.decode(video=0)]
+
+
 def yuv_frames(path: Path) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
     import av
 
@@ -71,17 +79,24 @@ def test_lossless_clips_equal_mapped_crops_of_every_frame(
     )
     source = yuv_frames(video)
     assert [c.path.name for c in clips] == [f"DSC_3189_#{i}.mkv" for i in range(1, 6)]
+    source_grey = sequential_grey(video)
     for clip in clips:
         mapping = ContrastMapping.from_dict(clip.mapping)
+        mapper = luma_mapper(mapping)
         rows, cols = clip.roi.slices
         half = (slice(rows.start // 2, rows.stop // 2), slice(cols.start // 2, cols.stop // 2))
         exported = yuv_frames(clip.path)
         assert len(exported) == len(source) == 40
         for (y, u, v), (cy, cu, cv) in zip(source, exported, strict=True):
-            np.testing.assert_array_equal(cy, mapping.apply(y[rows, cols]))
+            np.testing.assert_array_equal(cy, mapper(y[rows, cols]))
             np.testing.assert_array_equal(cu, u[half])
             np.testing.assert_array_equal(cv, v[half])
-        assert not np.array_equal(mapping.apply(np.arange(256, dtype=np.uint8)), np.arange(256))
+        # What a reader shows is the mapping applied to what it showed of the source
+        # (up to one grey level of rounding through the video's 16..235 luma range).
+        for k, grey in enumerate(sequential_grey(clip.path)):
+            expected = mapping.apply(source_grey[k][rows, cols]).astype(int)
+            assert np.abs(grey.astype(int) - expected).max() <= 1
+        assert not mapping.is_identity
 
 
 def test_h264_clips_are_close_seekable_and_opencv_reads_them(
@@ -105,10 +120,10 @@ def test_h264_clips_are_close_seekable_and_opencv_reads_them(
         ok, first = capture.read()
         assert ok and first.shape == (clip.roi.h, clip.roi.w, 3)
         capture.release()
-        mapping = ContrastMapping.from_dict(clip.mapping)
+        mapper = luma_mapper(ContrastMapping.from_dict(clip.mapping))
         rows, cols = clip.roi.slices
         for (y, _, _), (cy, _, _) in zip(source, yuv_frames(clip.path), strict=True):
-            error = np.abs(cy.astype(int) - mapping.apply(y[rows, cols]).astype(int))
+            error = np.abs(cy.astype(int) - mapper(y[rows, cols]).astype(int))
             # Lossy: within 2 % of the range on average. The sample's sensor noise, stretched
             # about 4x by the contrast, is what H.264 at crf 17 smooths most.
             assert error.mean() < 0.02 * 255
@@ -222,3 +237,19 @@ def test_no_reencode_links_with_dlc_crop_strings(
     assert links[0].resolve() == video.resolve()
     cfg = load_config(openfield / "config.yaml")
     assert cfg["video_sets"][str(links[3])]["crop"] == rois.rois[3].crop_string
+
+
+def test_full_range_mjpeg_source_shows_the_same_mapping(tmp_path: Path) -> None:
+    from video_clips import write_clip
+
+    video = write_clip(tmp_path, "mjpeg_avi", n_frames=20)
+    rois = ROISet((ROI("#1", 16, 16, 64, 64),))
+    [clip] = export_clips(
+        video, rois, tmp_path / "out", contrast=ENHANCE, options=ExportOptions(codec="ffv1")
+    )
+    mapping = ContrastMapping.from_dict(clip.mapping)
+    for k, (src, out) in enumerate(
+        zip(sequential_grey(video), sequential_grey(clip.path), strict=True)
+    ):
+        expected = mapping.apply(src[clip.roi.slices]).astype(int)
+        assert np.abs(out.astype(int) - expected).max() <= 2, k  # full -> TV range rounding

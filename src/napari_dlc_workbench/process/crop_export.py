@@ -42,6 +42,7 @@ __all__ = [
     "export_clips",
     "fit_roi_mappings",
     "load_recipe",
+    "luma_mapper",
     "register_clips",
 ]
 
@@ -52,6 +53,33 @@ CODECS: dict[str, tuple[str, str, dict[str, str]]] = {
     # Lossless: the clip holds exactly the mapped pixels (bigger files).
     "ffv1": ("ffv1", ".mkv", {"level": "3", "slices": "4"}),
 }
+
+
+# Video luma is "TV range" (black 16, white 235); readers such as PyAV, OpenCV and DLC
+# show it stretched to 0..255. Mappings are fitted on those displayed values (as ImageJ
+# saw them), so they are applied there and the result is put back into TV range.
+_TV_TO_FULL = np.clip(np.rint((np.arange(256) - 16) * 255 / 219), 0, 255).astype(np.uint8)
+_FULL_TO_TV = np.rint(16 + np.arange(256) * 219 / 255).astype(np.uint8)
+
+
+def luma_mapper(mapping: ContrastMapping) -> Callable[[np.ndarray], np.ndarray]:
+    """Apply a mapping fitted on displayed grey values to a video's TV-range luma plane.
+
+    Parameters
+    ----------
+    mapping : ContrastMapping
+        Fitted on frames as readers show them (0..255).
+
+    Returns
+    -------
+    callable
+        Maps a uint8 luma crop (16..235) to the luma that decodes to the mapped
+        grey values; table-only mappings become a single lookup table.
+    """
+    if mapping.tile_luts is None:
+        lut = _FULL_TO_TV[mapping.lut[_TV_TO_FULL]]
+        return lambda luma: lut[luma]
+    return lambda luma: _FULL_TO_TV[mapping.apply(_TV_TO_FULL[luma])]
 
 
 class ExportCancelled(RuntimeError):
@@ -215,8 +243,13 @@ class _ClipWriter:
 
 
 def _planes(frame: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    if frame.format.name != "yuv420p":
-        frame = frame.reformat(format="yuv420p")
+    # Full-range sources (MJPEG's yuvj420p, or a yuv420p flagged JPEG range) are brought
+    # to TV range, which is what the clips are written and read as.
+    full_range = frame.format.name.startswith("yuvj") or getattr(frame, "color_range", 0) == 2
+    if frame.format.name != "yuv420p" or full_range:
+        frame = frame.reformat(
+            format="yuv420p", src_color_range=2 if full_range else 1, dst_color_range=1
+        )
     out = []
     for plane in frame.planes:
         data = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
@@ -311,7 +344,9 @@ def export_clips(
         writers: list[_ClipWriter] = []
         try:
             writers = [_ClipWriter(paths[roi.name], roi, rate, options) for roi in todo]
-            luts = [mappings.get(roi.name) for roi in todo]
+            mappers = [
+                luma_mapper(mappings[roi.name]) if roi.name in mappings else None for roi in todo
+            ]
             with av.open(str(reader.source)) as container:
                 stream = container.streams.video[0]
                 stream.thread_type = "AUTO"
@@ -319,11 +354,11 @@ def export_clips(
                     if cancel is not None and cancel():
                         raise ExportCancelled(f"export of {video} cancelled")
                     y, u, v = _planes(frame)
-                    for writer, mapping in zip(writers, luts, strict=True):
+                    for writer, mapper in zip(writers, mappers, strict=True):
                         rows, cols = writer.roi.slices
                         crop_y = y[rows, cols]
-                        if mapping is not None:
-                            crop_y = mapping.apply(crop_y)
+                        if mapper is not None:
+                            crop_y = mapper(crop_y)
                         half = (
                             slice(rows.start // 2, rows.stop // 2),
                             slice(cols.start // 2, cols.stop // 2),
