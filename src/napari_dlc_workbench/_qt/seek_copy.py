@@ -1,6 +1,7 @@
 """Plugins › DLC Workbench › Seek-friendly copy: fast scrubbing for long-GOP videos.
 
-The copy is made in a background thread with a napari progress bar; the GUI
+The copy is made in a background thread with a napari progress bar (created in
+the GUI thread, advanced through a queued signal: :mod:`._progress`); the GUI
 stays responsive and the job can be cancelled. When it is done, the video
 layer is re-pointed at a reader that uses the copy, so the same frames show
 up faster.
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import ComboBox, Container, Label, PushButton
 
+from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.io.transcode import CancelledError, make_seek_copy
 from napari_dlc_workbench.io.video import VIDEO_SUFFIXES, VideoReader
 
@@ -65,7 +67,6 @@ class SeekCopyWidget(Container):
 
     def _start(self) -> None:
         from napari.qt.threading import thread_worker
-        from napari.utils import progress
 
         layer = self.layer_box.value
         if layer is None:
@@ -73,21 +74,17 @@ class SeekCopyWidget(Container):
             return
         source = Path(layer.metadata["workbench"]["source"])
         self._stop.clear()
+        # Made here, in the GUI thread; the worker only queues updates to it.
+        bar = GuiProgress(layer.data.shape[0], f"Seek-friendly copy of {source.name}")
 
         @thread_worker
         def work() -> Path | None:
-            total = layer.data.shape[0]
-            with progress(total=total, desc=f"Seek-friendly copy of {source.name}") as bar:
-                try:
-                    return make_seek_copy(
-                        source,
-                        progress=lambda done, _total: bar.update(done - bar.n),
-                        cancel=self._stop.is_set,
-                    )
-                except CancelledError:
-                    return None
+            try:
+                return make_seek_copy(source, progress=bar.update, cancel=self._stop.is_set)
+            except CancelledError:
+                return None
 
-        self.worker = work()
+        self.worker = bar.close_when_finished(work())
         self.worker.returned.connect(lambda copy: self._done(layer, source, copy))
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)

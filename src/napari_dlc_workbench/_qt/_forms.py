@@ -1,0 +1,66 @@
+"""Small builders for the Qt form controls the dock widgets are made of."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from qtpy import QtWidgets as qw
+
+__all__ = ["browse", "buttons", "check", "fill_form", "note", "row", "spin"]
+
+
+def spin(lo: float, hi: float, value: float, step: float, decimals: int = 0) -> Any:
+    """Return an integer spin box, or a float one when ``decimals`` is given."""
+    box = qw.QDoubleSpinBox(decimals=decimals) if decimals else qw.QSpinBox()
+    box.setRange(lo, hi)
+    box.setSingleStep(step)
+    box.setValue(value)
+    return box
+
+
+def check(text: str, on: bool) -> qw.QCheckBox:
+    """Return a check box, ticked when ``on``."""
+    box = qw.QCheckBox(text)
+    box.setChecked(on)
+    return box
+
+
+def note(text: str) -> qw.QLabel:
+    """Return a word-wrapped warning label."""
+    label = qw.QLabel(text, wordWrap=True)
+    label.setStyleSheet("color: #e0b040;")
+    return label
+
+
+def buttons(*texts: str) -> list[qw.QPushButton]:
+    """Return one push button per text."""
+    return [qw.QPushButton(text) for text in texts]
+
+
+def fill_form(widget: qw.QWidget, *rows: Any) -> qw.QFormLayout:
+    """Lay ``rows`` out in a form on ``widget``: ``(label, field)`` pairs or whole-row widgets."""
+    form = qw.QFormLayout(widget)
+    for item in rows:
+        if isinstance(item, tuple):
+            form.addRow(*item)
+        else:
+            form.addRow(item)
+    return form
+
+
+def row(*widgets: qw.QWidget) -> qw.QWidget:
+    """Return a widget holding ``widgets`` side by side, without margins."""
+    holder = qw.QWidget()
+    layout = qw.QHBoxLayout(holder)
+    layout.setContentsMargins(0, 0, 0, 0)
+    for widget in widgets:
+        layout.addWidget(widget)
+    return holder
+
+
+def browse(slot: Any) -> qw.QPushButton:
+    """Return a narrow "…" button that calls ``slot`` when clicked."""
+    button = qw.QPushButton("…")
+    button.setMaximumWidth(32)
+    button.clicked.connect(slot)
+    return button
