@@ -39,3 +39,17 @@ def in_child() -> Iterator[Callable[..., Any]]:
             return pool.submit(func, *args, **kwargs).result(timeout=600)
 
         yield call
+
+
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """Give every test its own cache folder (video indexes, seek-friendly copies).
+
+    Tests then never read an index another test left behind, and CI never writes into the
+    machine user's ~/.cache.
+    """
+    cache = tmp_path_factory.mktemp("cache")
+    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(cache))
+    return cache

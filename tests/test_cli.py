@@ -35,13 +35,10 @@ def test_console_script_is_installed() -> None:
         assert command in out.stdout
 
 
-def test_seek_copy_command(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_seek_copy_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from napari_dlc_workbench.io.video import seek_copy_path
     from video_clips import write_clip
 
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
     video = write_clip(tmp_path, "mpeg4_avi")
     assert main(["seek-copy", str(video), str(tmp_path / "missing.avi")]) == 1
     assert seek_copy_path(video).is_file()
@@ -49,15 +46,12 @@ def test_seek_copy_command(
     assert "300/300 frames" in err and "missing.avi: file does not exist" in err
 
 
-def test_crop_command_and_like(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
+def test_crop_command_and_like(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     from napari_dlc_workbench.io.rois import save_rois
     from napari_dlc_workbench.io.video import probe_video
     from napari_dlc_workbench.model.roi import ROI, ROISet
     from napari_dlc_workbench.sample import SampleSpec, write_sample
 
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
     spec = SampleSpec.tiny()
     first = write_sample(tmp_path / "raw", spec, name="DSC_3190").video
     second = write_sample(tmp_path / "raw", spec, name="DSC_3191").video

@@ -19,8 +19,7 @@ SPEC = SampleSpec.tiny()  # 240 x 176 px, 40 frames
 
 
 @pytest.fixture
-def video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
+def video(tmp_path: Path) -> Path:
     return write_sample(tmp_path / "raw", SPEC, name="DSC_3189").video
 
 

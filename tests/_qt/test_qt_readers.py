@@ -86,12 +86,9 @@ def test_sample_data_and_screenshot(make_napari_viewer, tmp_path: Path) -> None:
     assert shot.ndim == 3 and shot[..., :3].std() > 5  # real pixels, not a blank canvas
 
 
-def test_open_video_lazily_and_step_the_slider(
-    make_napari_viewer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_open_video_lazily_and_step_the_slider(make_napari_viewer, tmp_path: Path) -> None:
     from video_clips import read_number, write_clip
 
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
     video = write_clip(tmp_path, "h264_bframes_gop250")
     viewer = make_napari_viewer(show=True)
     [layer] = viewer.open(video, plugin=PLUGIN)

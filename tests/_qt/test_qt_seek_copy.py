@@ -15,8 +15,7 @@ pytestmark = pytest.mark.napari
 
 
 @pytest.fixture
-def video(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
+def video(tmp_path: Path) -> Path:
     return write_clip(tmp_path, "h264_bframes_gop250")
 
 

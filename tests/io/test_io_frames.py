@@ -100,10 +100,9 @@ def test_folder_without_frames(tmp_path: Path) -> None:
         open_frames(tmp_path)
 
 
-def test_video_goes_to_video_reader(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_video_goes_to_video_reader(tmp_path: Path) -> None:
     from video_clips import write_clip
 
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path / "cache"))
     path = write_clip(tmp_path, "mjpeg_avi", n_frames=5)
     frames = open_frames(path, gray=True)
     assert isinstance(frames, VideoReader) and frames.shape == (5, 96, 160)

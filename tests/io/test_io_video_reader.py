@@ -18,15 +18,6 @@ from video_clips import CLIPS, read_number, sequential_decode, write_clip
 from support import snapshot_tree
 
 
-@pytest.fixture(autouse=True)
-def private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> Path:
-    cache = tmp_path_factory.mktemp("cache")
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(cache))
-    return cache
-
-
 @pytest.fixture(scope="module")
 def clips(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, list[np.ndarray]]]:
     folder = tmp_path_factory.mktemp("clips")

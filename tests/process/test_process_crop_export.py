@@ -28,13 +28,6 @@ from support import snapshot_tree
 ENHANCE = ContrastSettings(method="enhance", saturated=0.35, sample_frames=10)
 
 
-@pytest.fixture(autouse=True)
-def private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
 @pytest.fixture(scope="module")
 def recording(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, ROISet]:
     spec = SampleSpec.tiny()

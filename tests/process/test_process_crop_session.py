@@ -22,13 +22,6 @@ FRAME = (SPEC.width, SPEC.height)
 ENHANCE = ContrastSettings(method="enhance", sample_frames=8)
 
 
-@pytest.fixture(autouse=True)
-def private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
 @pytest.fixture(scope="module")
 def video(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_sample(tmp_path_factory.mktemp("raw"), SPEC, name="DSC_3189").video

@@ -20,13 +20,6 @@ from napari_dlc_workbench.process.frames import (
 from video_clips import burned_frame, read_number, write_clip
 
 
-@pytest.fixture(autouse=True)
-def private_cache(
-    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(tmp_path_factory.mktemp("cache")))
-
-
 @pytest.fixture(scope="module")
 def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_clip(tmp_path_factory.mktemp("v"), "h264_bframes_gop250")
