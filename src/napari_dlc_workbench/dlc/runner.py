@@ -1,0 +1,215 @@
+"""Run a DLC job in a child process and follow it as a stream of :class:`JobEvent` s.
+
+Why a child process: importing torch in a process that holds a napari GL context
+segfaults, DLC may crash or call ``input()``, and a training run must be
+stoppable at any moment. The child (:mod:`napari_dlc_workbench.dlc._child`)
+sends events as JSON lines on its own stdout, which it reserves for that; all
+that DLC prints arrives on stderr, whose last lines are kept for error messages
+and forwarded as ``log`` events.
+
+Whatever the child does (raises, segfaults, is killed), the parent sees it as a
+final ``error`` or ``cancelled`` event, never as an exception:
+
+>>> handle = start(Job("train", {"config": "config.yaml", "epochs": 5}))
+>>> for event in handle.events():  # blocking; run it in a napari thread_worker
+...     print(event.describe())
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+import weakref
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from napari_dlc_workbench.dlc._handle import JobHandle
+from napari_dlc_workbench.model.jobs import JobEvent, to_jsonable
+
+__all__ = ["JOBS", "Job", "JobHandle", "run", "start"]
+
+JOBS: dict[str, str] = {
+    "create_training_dataset": "napari_dlc_workbench.dlc.project:create_training_dataset",
+    "train": "napari_dlc_workbench.dlc.training:train",
+    "evaluate": "napari_dlc_workbench.dlc.evaluation:evaluate",
+}
+"""Registered job names and the function each runs in the child."""
+
+CHILD_MODULE = "napari_dlc_workbench.dlc._child"
+_POSIX = os.name == "posix"
+_LIVE: weakref.WeakSet[JobHandle] = weakref.WeakSet()
+
+
+def _new_id() -> str:
+    return uuid.uuid4().hex[:12]
+
+
+@dataclass(frozen=True)
+class Job:
+    """What to run in the child.
+
+    Attributes
+    ----------
+    name : str
+        A key of :data:`JOBS`, or any ``"module:function"`` importable in the child.
+    kwargs : Mapping
+        Keyword arguments; must be JSON data (paths are sent as strings).
+    args : Sequence
+        Positional arguments, likewise.
+    env : Mapping
+        Extra environment variables for the child.
+    id : str
+        Identifies this run in its events.
+    """
+
+    name: str
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    args: Sequence[Any] = ()
+    env: Mapping[str, str] = field(default_factory=dict)
+    id: str = field(default_factory=_new_id)
+
+    @property
+    def target(self) -> str:
+        """The ``"module:function"`` the child calls."""
+        return JOBS.get(self.name, self.name)
+
+    def to_json(self, started_at: float) -> str:
+        """Serialise for the child's command line.
+
+        Raises
+        ------
+        ValueError
+            If the name is neither registered nor of the form ``"module:function"``.
+        """
+        if ":" not in self.target:
+            raise ValueError(
+                f"unknown job {self.name!r}: use one of {sorted(JOBS)} or 'module:function'"
+            )
+        return json.dumps(
+            {
+                "id": self.id,
+                "name": self.name,
+                "target": self.target,
+                "args": to_jsonable(list(self.args)),
+                "kwargs": to_jsonable(dict(self.kwargs)),
+                "started_at": started_at,
+            }
+        )
+
+
+def start(
+    job: Job,
+    *,
+    python: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    tail_lines: int = 200,
+    log_events: bool = True,
+    grace: float = 10.0,
+) -> JobHandle:
+    """Start ``job`` in a child process and return at once.
+
+    Parameters
+    ----------
+    job : Job
+        What to run.
+    python : path, optional
+        Interpreter for the child (must have this package and deeplabcut);
+        the current one if omitted.
+    cwd : path, optional
+        Working directory of the child.
+    tail_lines : int
+        How many output lines to keep for error messages.
+    log_events : bool
+        Forward each output line as a ``log`` event.
+    grace : float
+        Seconds between SIGTERM and SIGKILL on :meth:`JobHandle.cancel`.
+
+    Returns
+    -------
+    JobHandle
+
+    Raises
+    ------
+    ValueError
+        If the job name is unknown (nothing is started).
+    OSError
+        If the interpreter cannot be started.
+    """
+    started_at = time.time()
+    argument = job.to_json(started_at)
+    env = dict(os.environ)
+    # Offline by default (a missing weight file fails at once instead of retrying
+    # for minutes); users who want downloads set HF_HUB_OFFLINE=0 themselves.
+    env.setdefault("HF_HUB_OFFLINE", "1")
+    env["PYTHONUNBUFFERED"] = "1"
+    env["MPLBACKEND"] = "Agg"  # the child has no screen, whatever the parent uses
+    env.update({str(k): str(v) for k, v in job.env.items()})
+    options: dict[str, Any] = {}
+    if _POSIX:
+        options["start_new_session"] = True  # own process group: cancel kills it all
+    else:
+        options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
+    process = subprocess.Popen(
+        [str(python or sys.executable), "-m", CHILD_MODULE, argument],
+        stdin=subprocess.DEVNULL,  # input() raises EOFError instead of waiting forever
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=None if cwd is None else str(cwd),
+        env=env,
+        **options,
+    )
+    handle = JobHandle(
+        job, process, started_at, tail_lines=tail_lines, log_events=log_events, grace=grace
+    )
+    _LIVE.add(handle)
+    return handle
+
+
+def run(job: Job, on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> JobEvent:
+    """Run ``job`` to the end, passing each event to ``on_event``; for scripts and the CLI.
+
+    Ctrl-C cancels the job (cleanly, as :meth:`JobHandle.cancel`) and waits for it.
+
+    Parameters
+    ----------
+    job : Job
+        What to run.
+    on_event : callable, optional
+        Called with every event, the final one included.
+    **options
+        Passed to :func:`start`.
+
+    Returns
+    -------
+    JobEvent
+        The final event.
+    """
+    handle = start(job, **options)
+    while True:
+        try:
+            for event in handle.events():
+                if on_event is not None:
+                    on_event(event)
+            return handle.wait()
+        except KeyboardInterrupt:
+            handle.cancel()
+
+
+@atexit.register
+def _stop_live_jobs() -> None:
+    # Closing napari must not leave a training run going on without a window.
+    handles = [h for h in list(_LIVE) if not h.done]
+    for handle in handles:
+        handle.cancel(grace=3.0)
+    deadline = time.monotonic() + 3.5
+    for handle in handles:
+        try:
+            handle.wait(max(0.0, deadline - time.monotonic()))
+        except TimeoutError:
+            handle.kill()
