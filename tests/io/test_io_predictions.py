@@ -143,3 +143,18 @@ def test_file_written_by_deeplabcut_itself(tmp_path: Path, in_child) -> None:
     np.testing.assert_array_equal(preds.table.dense()[:, :2, :4], expected)
     unique = np.stack([p["unique_bodyparts"][0, 0] for p in predictions])
     np.testing.assert_array_equal(preds.table.data[:, -1], unique)
+
+
+def test_meta_pickle_with_builtin_call_is_refused(tmp_path: Path) -> None:
+    import pickle
+
+    h5, _ = write_dlc_predictions(tmp_path, "v")
+
+    class Evil:
+        def __reduce__(self):  # noqa: ANN204
+            return (eval, ("__import__('pathlib').Path('pwned').touch()",))
+
+    (tmp_path / f"v{SCORER}_meta.pickle").write_bytes(pickle.dumps({"data": Evil()}))
+    with pytest.warns(UserWarning, match="refusing to load builtins.eval"):
+        assert read_predictions(h5).meta == {}
+    assert not Path("pwned").exists()

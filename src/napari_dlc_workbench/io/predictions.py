@@ -150,14 +150,35 @@ def find_meta(path: str | os.PathLike[str]) -> Path | None:
     return None
 
 
+# Callables under the allowed modules that could still run code.
+_FORBIDDEN = {("builtins", n) for n in ("eval", "exec", "compile", "open", "getattr", "__import__")}
+
+
+class _DlcValue(str):
+    """Stand-in for DLC's own classes in a meta file (its enums: ``NetType``, ``MethodType``).
+
+    Unpickling calls it with the enum's value, so the value is what is kept; no DLC
+    code is imported or run to read a meta file.
+    """
+
+    def __new__(cls, *args: Any) -> _DlcValue:
+        return super().__new__(cls, args[0] if args else "")
+
+    def __setstate__(self, state: Any) -> None:
+        """Ignore object state: only the value matters."""
+
+
 class _MetaUnpickler(pickle.Unpickler):
-    # The meta file only holds plain Python and numpy values; refusing anything
-    # else means a tampered pickle cannot run code when a user opens a file.
+    # The meta file holds plain Python and numpy values plus DLC's enums; refusing
+    # anything else means a tampered pickle cannot run code when a user opens a file.
     _ALLOWED = ("builtins", "collections", "numpy", "pathlib", "datetime")
 
     def find_class(self, module: str, name: str) -> Any:
-        if module.split(".")[0] in self._ALLOWED:
+        root = module.split(".")[0]
+        if root in self._ALLOWED and (root, name) not in _FORBIDDEN:
             return super().find_class(module, name)
+        if root == "deeplabcut":
+            return _DlcValue
         raise pickle.UnpicklingError(f"refusing to load {module}.{name} from a meta file")
 
 
