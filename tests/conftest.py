@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import multiprocessing
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -53,3 +55,21 @@ def private_cache(
     cache = tmp_path_factory.mktemp("cache")
     monkeypatch.setenv("DLC_WORKBENCH_CACHE", str(cache))
     return cache
+
+
+@pytest.fixture(scope="session")
+def demo_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny demo's DLC project (5 clips, 4 labelled frames each), made once per session.
+
+    Tests that write into it must work on a copy.
+    """
+    out = tmp_path_factory.mktemp("tiny-demo") / "demo"
+    exe = Path(sys.executable).with_name("dlc-workbench")
+    done = subprocess.run(
+        [exe, "demo", "--size", "tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    return next(out.glob("Cladonema_starved-*"))

@@ -41,28 +41,13 @@ print("RESULT " + json.dumps(split))
 """
 
 
-@pytest.fixture(scope="session")
-def demo_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The demo's tiny project (5 clips, 4 labelled frames each), made once per session."""
-    out = tmp_path_factory.mktemp("labeling-demo") / "demo"
-    exe = Path(sys.executable).with_name("dlc-workbench")
-    done = subprocess.run(
-        [exe, "demo", "--size", "tiny", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    return next(out.glob("Cladonema_starved-*"))
-
-
 @pytest.fixture
-def project(tmp_path: Path, demo_source: Path) -> Path:
+def project(tmp_path: Path, demo_tiny: Path) -> Path:
     """A writable copy of the demo project, with a skeleton; returns its folder."""
-    dest = tmp_path / demo_source.name
-    shutil.copytree(demo_source, dest)
+    dest = tmp_path / demo_tiny.name
+    shutil.copytree(demo_tiny, dest)
     config = dest / "config.yaml"
-    config.write_text(config.read_text().replace(str(demo_source), str(dest)))
+    config.write_text(config.read_text().replace(str(demo_tiny), str(dest)))
     cfg = load_config(config)
     cfg["skeleton"] = SKELETON
     save_config(cfg, config)

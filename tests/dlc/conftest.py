@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -17,18 +15,9 @@ TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
-def tiny_project_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_project_source(demo_tiny: Path) -> Path:
     """The demo's tiny project (160x160 clips, a few labelled frames, shuffle 1, cspnext_s)."""
-    out = tmp_path_factory.mktemp("tiny-demo") / "demo"
-    exe = Path(sys.executable).with_name("dlc-workbench")
-    done = subprocess.run(
-        [exe, "demo", "--size", "tiny", "--out", str(out)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert done.returncode == 0, done.stderr
-    project = next(out.glob("Cladonema_starved-*"))
+    project = demo_tiny
     # DLC's default training crop (448 px) pads each 160 px frame to 448 px:
     # five times the work per image on a CPU, for nothing in these tests.
     pytorch_config = next(

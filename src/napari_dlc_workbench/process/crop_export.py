@@ -24,7 +24,13 @@ import numpy as np
 
 from napari_dlc_workbench.io.atomic import atomic_write_text
 from napari_dlc_workbench.io.config import add_video_set, load_config, save_config
-from napari_dlc_workbench.io.video import VideoError, VideoReader, load_index, probe_video
+from napari_dlc_workbench.io.video import (
+    VideoError,
+    VideoReader,
+    decode_frames,
+    load_index,
+    probe_video,
+)
 from napari_dlc_workbench.model.roi import ROI, ROIError, ROISet
 from napari_dlc_workbench.process.contrast import (
     ContrastMapping,
@@ -78,7 +84,7 @@ def luma_mapper(mapping: ContrastMapping) -> Callable[[np.ndarray], np.ndarray]:
     """
     if mapping.tile_luts is None:
         lut = _FULL_TO_TV[mapping.lut[_TV_TO_FULL]]
-        return lambda luma: lut[luma]
+        return lambda luma: np.take(lut, luma)
     return lambda luma: _FULL_TO_TV[mapping.apply(_TV_TO_FULL[luma])]
 
 
@@ -189,14 +195,16 @@ def fit_roi_mappings(
     n = len(reader)
     wanted = np.asarray(sample_indices(n, settings.sample_frames))
     keys = reader.index.keyframes
-    nearest = keys[np.abs(keys[None, :] - wanted[:, None]).argmin(axis=1)]
-    # Few keyframes (one every 250 frames in a short clip) would repeat frames: fall back.
-    picks = (
-        sorted(set(nearest.tolist()))
-        if len(set(nearest.tolist())) >= len(wanted) // 2
-        else sorted(set(wanted.tolist()))
-    )
-    frames = np.stack([reader[i] for i in picks])
+    nearest = sorted(set(keys[np.abs(keys[None, :] - wanted[:, None]).argmin(axis=1)].tolist()))
+    if len(nearest) >= len(wanted) // 2:
+        picks = nearest  # keyframes decode on their own: cheap even in long-GOP files
+        frames = np.stack([reader[i] for i in picks])
+    else:
+        # Too few keyframes (a short clip of a long-GOP file): one forward pass that
+        # converts only the sampled frames costs less than seeking to each of them.
+        picks = sorted(set(wanted.tolist()))
+        decoded = decode_frames(reader.source, picks, gray=True)
+        frames = np.stack([decoded[i] for i in picks])
     return {
         roi.name: fit_contrast(frames[(slice(None), *roi.slices)], settings, frame_indices=picks)
         for roi in rois
