@@ -24,13 +24,7 @@ import numpy as np
 
 from napari_dlc_workbench.io.atomic import atomic_write_text
 from napari_dlc_workbench.io.config import add_video_set, load_config, save_config
-from napari_dlc_workbench.io.video import (
-    VideoError,
-    VideoReader,
-    decode_frames,
-    load_index,
-    probe_video,
-)
+from napari_dlc_workbench.io.video import VideoError, VideoReader, load_index, probe_video
 from napari_dlc_workbench.model.roi import ROI, ROIError, ROISet
 from napari_dlc_workbench.process.contrast import (
     ContrastMapping,
@@ -196,15 +190,10 @@ def fit_roi_mappings(
     wanted = np.asarray(sample_indices(n, settings.sample_frames))
     keys = reader.index.keyframes
     nearest = sorted(set(keys[np.abs(keys[None, :] - wanted[:, None]).argmin(axis=1)].tolist()))
-    if len(nearest) >= len(wanted) // 2:
-        picks = nearest  # keyframes decode on their own: cheap even in long-GOP files
-        frames = np.stack([reader[i] for i in picks])
-    else:
-        # Too few keyframes (a short clip of a long-GOP file): one forward pass that
-        # converts only the sampled frames costs less than seeking to each of them.
-        picks = sorted(set(wanted.tolist()))
-        decoded = decode_frames(reader.source, picks, gray=True)
-        frames = np.stack([decoded[i] for i in picks])
+    # Keyframes decode on their own, which keeps sampling a long-GOP file cheap; a short
+    # clip with too few of them is sampled at the evenly spaced frames instead.
+    picks = nearest if len(nearest) >= len(wanted) // 2 else sorted(set(wanted.tolist()))
+    frames = np.stack([reader[i] for i in picks])
     return {
         roi.name: fit_contrast(frames[(slice(None), *roi.slices)], settings, frame_indices=picks)
         for roi in rois
