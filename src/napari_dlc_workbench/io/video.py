@@ -244,8 +244,9 @@ class VideoReader(LazyFrames):
         Decode from the seek-friendly copy (:func:`seek_copy_path`) when one
         exists: same frames and timestamps, much faster random access.
     backstep : int
-        When decoding forward to a frame, also keep the last ``backstep`` frames
-        before it, so stepping backwards does not decode the GOP again.
+        When decoding forward to a frame, also keep the last ``backstep`` decoded
+        frames before it (converted only if asked for), so stepping backwards does
+        not decode the GOP again.
 
     Notes
     -----
@@ -259,7 +260,7 @@ class VideoReader(LazyFrames):
         path: str | os.PathLike[str],
         *,
         gray: bool = False,
-        cache_mb: float = 512,
+        cache_mb: float = 256,
         use_seek_copy: bool = True,
         backstep: int = 16,
     ) -> None:
@@ -273,6 +274,7 @@ class VideoReader(LazyFrames):
         self._frame_of_pts = self.index.frame_of_pts()
         self._lock = threading.RLock()
         self._cache = _FrameCache(int(cache_mb * 2**20))
+        self._raw: OrderedDict[int, Any] = OrderedDict()  # decoded frames before the last target
         self._container: InputContainer | None = None
         self._frames: Iterator[Any] | None = None
         self._last = -1  # frame number the live decoder produced last
@@ -316,6 +318,7 @@ class VideoReader(LazyFrames):
             if self._container is not None:
                 self._container.close()
             self._container, self._frames = None, None
+            self._raw.clear()
 
     # -- frames ----------------------------------------------------------------------
     def frame(self, number: int) -> np.ndarray:
@@ -336,6 +339,11 @@ class VideoReader(LazyFrames):
             cached = self._cache.get(number)
             if cached is not None:
                 return cached
+            raw = self._raw.pop(number, None)
+            if raw is not None:
+                image = raw.to_ndarray(format="gray" if self.gray else "rgb24")
+                self._cache.put(number, image)
+                return image
             return self._decode_to(number)
 
     def _restart_at(self, keyframe: int) -> None:
@@ -403,8 +411,12 @@ class VideoReader(LazyFrames):
                 image = frame.to_ndarray(format=fmt)
                 self._cache.put(number, image)
                 return image
-            if target - self.backstep <= number < target and self._cache.get(number) is None:
-                self._cache.put(number, frame.to_ndarray(format=fmt))
+            if target - self.backstep <= number < target:
+                # Kept decoded but not converted: converting costs as much as decoding,
+                # and most of these frames are never asked for.
+                self._raw[number] = frame
+                while len(self._raw) > self.backstep:
+                    self._raw.popitem(last=False)
 
 
 def decode_frames(
