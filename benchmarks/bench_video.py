@@ -82,6 +82,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -331,13 +332,14 @@ def warm_page_cache(path: Path) -> None:
 
 
 # -- readers (child process) -----------------------------------------------------------------
-class Reader:
+class Reader(ABC):
     """One way to read frame N as RGB uint8."""
 
+    @abstractmethod
     def get(self, number: int) -> np.ndarray:
-        raise NotImplementedError
+        """Return frame ``number`` as RGB uint8."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 - readers without a file to release keep this
         """Release the file."""
 
     def cached(self, number: int) -> bool | None:
