@@ -1,8 +1,10 @@
-"""Fixtures shared by the whole suite: real DLC data copied into temp folders."""
+"""Fixtures shared by the whole suite: real DLC data and tiny projects copied into temp folders."""
 
 from __future__ import annotations
 
 import multiprocessing
+import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -12,7 +14,11 @@ from typing import Any
 
 import pytest
 
+from napari_dlc_workbench.io.config import load_config, save_config
+
 from support import copy_openfield, shared_dir
+
+TESTS = Path(__file__).resolve().parent
 
 
 @pytest.fixture(scope="session")
@@ -73,3 +79,85 @@ def demo_tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
     )
     assert done.returncode == 0, done.stderr
     return next(out.glob("Cladonema_starved-*"))
+
+
+@pytest.fixture(scope="session")
+def tiny_project_source(demo_tiny: Path) -> Path:
+    """The demo's tiny project (160x160 clips, a few labelled frames, shuffle 1, cspnext_s)."""
+    project = demo_tiny
+    # DLC's default training crop (448 px) pads each 160 px frame to 448 px:
+    # five times the work per image on a CPU, for nothing in these tests.
+    pytorch_config = next(
+        project.glob("dlc-models-pytorch/iteration-0/*/train/pytorch_config.yaml")
+    )
+    cfg = load_config(pytorch_config, validate=False)
+    cfg["data"]["train"]["crop_sampling"] = None
+    save_config(cfg, pytorch_config, validate=False)
+    return project
+
+
+def _copy_project(source: Path, dest: Path) -> Path:
+    shutil.copytree(source, dest)
+    for path in [dest / "config.yaml", *dest.glob("dlc-models-pytorch/**/*.yaml")]:
+        path.write_text(path.read_text().replace(str(source), str(dest)))
+    return dest / "config.yaml"
+
+
+@pytest.fixture(scope="session")
+def copy_project() -> Callable[[Path, Path], Path]:
+    """``copy_project(source, dest)``: copy a DLC project, paths pointed at the copy.
+
+    Returns the copy's ``config.yaml``.
+    """
+    return _copy_project
+
+
+@pytest.fixture
+def tiny_project(tmp_path: Path, tiny_project_source: Path) -> Path:
+    """A writable copy of the tiny project; returns its ``config.yaml``."""
+    return _copy_project(tiny_project_source, tmp_path / tiny_project_source.name)
+
+
+@pytest.fixture
+def child_env() -> dict[str, str]:
+    """Environment that lets a job's child import helper functions from these tests."""
+    return {"PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+
+
+@pytest.fixture(scope="session")
+def tiny_trained_source(
+    tiny_project_source: Path, tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, Any]:
+    """The tiny project trained 2 epochs from random weights (shuffle 1) and evaluated.
+
+    Made once per session through the runner (DLC runs in children only). Returns
+    ``config`` (the copy's ``config.yaml``), ``train`` (the train job's result) and
+    ``evaluation`` (the evaluate job's result for ``snapshot-002``). Read-only: copy it
+    with ``copy_project`` before writing.
+    """
+    from napari_dlc_workbench.dlc.runner import Job, run
+
+    config = _copy_project(
+        tiny_project_source, tmp_path_factory.mktemp("tiny-trained") / tiny_project_source.name
+    )
+    train = run(
+        Job(
+            "train",
+            {
+                "config": str(config),
+                "epochs": 2,
+                "eval_interval": 1,
+                "batch_size": 4,
+                "device": "cpu",
+                "save_epochs": 1,
+            },
+        ),
+        log_events=False,
+    )
+    assert train.kind == "finished", f"{train.message}\n{train.traceback}"
+    evaluation = run(
+        Job("evaluate", {"config": str(config), "snapshots": "snapshot-002", "device": "cpu"}),
+        log_events=False,
+    )
+    assert evaluation.kind == "finished", f"{evaluation.message}\n{evaluation.traceback}"
+    return {"config": config, "train": train.result, "evaluation": evaluation.result}
