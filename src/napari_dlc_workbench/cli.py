@@ -149,7 +149,7 @@ def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.demo import DemoError, run_demo
 
     try:
-        run_demo(args.out, size=args.size)
+        run_demo(args.out, size=args.size, epochs=args.epochs)
     except DemoError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -235,6 +235,11 @@ def build_parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="run the loop on a synthetic recording")
     demo.add_argument("--out", type=Path, default=Path("demo-output"))
     demo.add_argument("--size", choices=["tiny", "small", "full"], default="small")
+    demo.add_argument(
+        "--epochs",
+        type=int,
+        help="training epochs (default per size: tiny 3, small and full 30); 0 stops before training",
+    )
     demo.set_defaults(run=_demo)
     return parser
 

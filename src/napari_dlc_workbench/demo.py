@@ -5,8 +5,11 @@ recording, crop the five wells with ImageJ-style contrast in one pass (clips
 named like the users' ``DSC_3189_#1``), create a DLC project for the clips,
 pick frames into ``labeled-data/``, label them from the generator's ground
 truth (moved into each clip's crop space) through the same ``write_labels`` a
-user's save goes through, and let DLC build a training dataset from them.
-Later steps (train, evaluate, analyse, outliers) extend this module.
+user's save goes through, let DLC build a training dataset from them, train
+a small network offline (random initial weights: no download) and evaluate it.
+Every DLC call runs in a child process through :mod:`napari_dlc_workbench.dlc.runner`,
+as in the docks, so this process never imports torch. Later steps (analyse,
+outliers) extend this module.
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ import numpy as np
 from napari_dlc_workbench.io.images import frame_image_name, write_png
 from napari_dlc_workbench.io.labels import read_labels, write_labels
 from napari_dlc_workbench.io.video import decode_frames
+from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.model.keypoints import KeypointTable
 from napari_dlc_workbench.model.roi import ROI, ROISet
 from napari_dlc_workbench.process.contrast import ContrastSettings
@@ -38,11 +42,27 @@ TASK = "Cladonema_starved"
 EXPERIMENTER = "Vlad&Genta"
 RAW_NAME = "DSC_3189"
 DEMO_SIZES: dict[str, dict[str, int]] = {
-    # Full-frame multi-well recording: frame size, frames, well side; frames labelled per well.
-    "tiny": {"width": 560, "height": 384, "n_frames": 60, "well": 160, "n_label": 4},
-    "small": {"width": 600, "height": 432, "n_frames": 300, "well": 160, "n_label": 20},
-    "full": {"width": 1500, "height": 1080, "n_frames": 3597, "well": 400, "n_label": 20},
+    # Full-frame multi-well recording: frame size, frames, well side; frames labelled per well;
+    # training epochs (from random weights on a CPU: enough to see the loss fall, not to track).
+    "tiny": {"width": 560, "height": 384, "n_frames": 60, "well": 160, "n_label": 4, "epochs": 3},
+    "small": {
+        "width": 600,
+        "height": 432,
+        "n_frames": 300,
+        "well": 160,
+        "n_label": 20,
+        "epochs": 30,
+    },
+    "full": {
+        "width": 1500,
+        "height": 1080,
+        "n_frames": 3597,
+        "well": 400,
+        "n_label": 20,
+        "epochs": 30,
+    },
 }
+NET_TYPE = "cspnext_s"  # the smallest DLC 3 network: trains on a CPU
 CONTRAST = {"method": "enhance", "saturated": 0.35, "normalize": True}
 
 
@@ -94,8 +114,64 @@ def uniform_frames(n_frames: int, n_pick: int) -> list[int]:
     return sorted(set(np.linspace(0, n_frames - 1, min(n_pick, n_frames)).round().astype(int)))
 
 
+def _job(name: str, log: Callable[[str], None], **kwargs: Any) -> Any:
+    """Run a DLC job in a child process; log its epochs; return its result or raise."""
+    from napari_dlc_workbench.dlc.runner import Job, run
+
+    def show(event: JobEvent) -> None:
+        if event.kind in ("epoch", "snapshot") or (
+            event.kind == "log" and "warning" in event.message
+        ):
+            log(f"[demo]   {event.describe()}")
+
+    final = run(Job(name, kwargs), on_event=show, log_events=False)
+    if final.kind != "finished":
+        detail = final.traceback.strip().splitlines()[-1:] if final.traceback else []
+        raise RuntimeError(" ".join([final.message or final.kind, *detail]))
+    return final.result
+
+
+def _disable_crop_sampling(train_folder: Path, side: int) -> None:
+    # DLC trains on 448 px crops by default: a smaller clip is padded up to
+    # 448 px, several times the work per image on a CPU for nothing.
+    from napari_dlc_workbench.io.config import load_config, save_config
+
+    path = train_folder / "pytorch_config.yaml"
+    cfg = load_config(path, validate=False)
+    crop = (cfg["data"]["train"] or {}).get("crop_sampling") or {}
+    if crop and side <= min(int(crop.get("width", 0)), int(crop.get("height", 0))):
+        cfg["data"]["train"]["crop_sampling"] = None
+        save_config(cfg, path, validate=False)
+
+
+def _evaluation_figures(result: dict[str, Any]) -> dict[str, Any]:
+    (snapshot,) = result["results"]
+    overall = snapshot["overall"]
+
+    def number(value: Any) -> float | None:
+        value = float(value)
+        return None if np.isnan(value) else round(value, 2)
+
+    return {
+        "snapshot": snapshot["snapshot"],
+        **{
+            key.replace(" ", "_"): number(overall[key])
+            for key in ("train rmse", "test rmse", "test rmse_pcutoff", "test mAP", "test mAR")
+            if key in overall
+        },
+        "test_rmse_per_bodypart": {
+            bp: round(float(v["Test error (px)"]), 2) for bp, v in snapshot["bodyparts"].items()
+        },
+        "results_csv": snapshot["results_csv"],
+    }
+
+
 def run_demo(
-    out: str | Path = "demo-output", size: str = "small", log: Callable[[str], None] = print
+    out: str | Path = "demo-output",
+    size: str = "small",
+    log: Callable[[str], None] = print,
+    *,
+    epochs: int | None = None,
 ) -> Path:
     """Run the demo and return the path of its summary JSON.
 
@@ -107,6 +183,8 @@ def run_demo(
         ``tiny`` for CI, ``small`` for ``make demo``, ``full`` for the users' size.
     log : callable
         Receives one line per step.
+    epochs : int, optional
+        Training epochs (default per size); 0 stops after the training dataset.
 
     Returns
     -------
@@ -118,11 +196,15 @@ def run_demo(
     DemoError
         Naming the step that failed.
     """
-    from napari_dlc_workbench.dlc.project import create_project, create_training_dataset
+    from napari_dlc_workbench.dlc.project import create_project
+    from napari_dlc_workbench.dlc.training import train_folder
 
     if size not in DEMO_SIZES:
         raise DemoError(f"unknown demo size {size!r}; choose one of {sorted(DEMO_SIZES)}")
     dims = DEMO_SIZES[size]
+    epochs = dims["epochs"] if epochs is None else int(epochs)
+    if epochs < 0:
+        raise DemoError(f"epochs must be 0 or more, not {epochs}")
     out = Path(out).resolve()
     _prepare_output(out)
     report = DemoReport(out)
@@ -182,11 +264,29 @@ def run_demo(
         fig.update(frames_per_video=len(picked), videos=len(clips), points=points)
 
     with report.step("create training dataset (DeepLabCut)", log) as fig:
-        fig.update(create_training_dataset(config, net_type="cspnext_s"))
+        fig.update(_job("create_training_dataset", log, config=str(config), net_type=NET_TYPE))
         expected = len(picked) * len(clips)
         if fig["n_train"] + fig["n_test"] != expected:
             raise DemoError(
                 f"DeepLabCut used {fig['n_train'] + fig['n_test']} of {expected} frames"
+            )
+
+    _disable_crop_sampling(train_folder(config, 1), dims["well"])
+    if epochs:
+        with report.step("train offline from random weights (DeepLabCut)", log) as fig:
+            trained = _job(
+                "train", log, config=str(config), epochs=epochs, batch_size=8, weights="random"
+            )
+            fig.update(
+                net_type=NET_TYPE,
+                epochs=trained["last_epoch"],
+                init=trained["init"],
+                snapshot=Path(trained["last_snapshot"]).name,
+            )
+        with report.step("evaluate (DeepLabCut)", log) as fig:
+            snapshot = Path(trained["last_snapshot"]).stem
+            fig.update(
+                _evaluation_figures(_job("evaluate", log, config=str(config), snapshots=snapshot))
             )
 
     summary = report.write()

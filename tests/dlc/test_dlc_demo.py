@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -32,10 +33,13 @@ def test_dlc_accepts_openfield_labels_written_by_us(openfield: Path, in_child) -
     )
 
 
-def run_demo(out: Path) -> subprocess.CompletedProcess[str]:
+def run_demo(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
     exe = Path(sys.executable).with_name("dlc-workbench")
     return subprocess.run(
-        [exe, "demo", "--size", "tiny", "--out", str(out)], capture_output=True, text=True
+        [exe, "demo", "--size", "tiny", "--out", str(out), *options],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
     )
 
 
@@ -56,8 +60,25 @@ def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
         assert labels.shape == (4, 8) and labels.notna().all().all()
         # Labels are in the clip's own (cropped) pixel space.
         assert labels.to_numpy().min() >= 0 and labels.to_numpy().max() < 160
+    trained = steps["train offline from random weights (DeepLabCut)"]
+    assert (trained["epochs"], trained["init"], trained["snapshot"]) == (
+        3,
+        "random",
+        "snapshot-003.pt",
+    )
+    evaluated = steps["evaluate (DeepLabCut)"]
+    row = pd.read_csv(evaluated["results_csv"]).iloc[0]
+    assert evaluated["snapshot"] == "snapshot-003"
+    assert evaluated["test_rmse"] == round(float(row["test rmse"]), 2)
+    assert set(evaluated["test_rmse_per_bodypart"]) == {
+        "manubrium_base",
+        "mouth",
+        "prey",
+        "tentacle_base",
+    }
     # Running again replaces the demo's own output.
-    assert run_demo(out).returncode == 0
+    assert run_demo(out, "--epochs", "0").returncode == 0
+    assert not list(out.glob("*/dlc-models-pytorch/*/*/train/snapshot-*.pt"))
 
 
 def test_demo_refuses_a_folder_it_did_not_make(
