@@ -87,8 +87,11 @@ def test_folder_order_is_natural_and_shapes_must_match(tmp_path: Path) -> None:
 
     for i in (10, 2, 1):
         imwrite(tmp_path / f"img{i}.png", np.full((8, 8), i, dtype=np.uint8))
+    # What an interrupted atomic save leaves behind is not a frame.
+    imwrite(tmp_path / ".img3.png.tmp.png", np.full((8, 8), 3, dtype=np.uint8))
     frames = ImageFolder(tmp_path)
     assert [int(frames[k][0, 0]) for k in range(3)] == [1, 2, 10]
+    assert len(frames) == 3
     imwrite(tmp_path / "img11.png", np.zeros((9, 8), dtype=np.uint8))
     with pytest.raises(ImageFolderError, match=r"img11.png: has shape \(9, 8\)"):
         ImageFolder(tmp_path)[3]

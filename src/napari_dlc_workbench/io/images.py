@@ -43,8 +43,13 @@ class ImageFolder(LazyFrames):
         self.path = Path(folder)
         if not self.path.is_dir():
             raise ImageFolderError(self.path, "is not a folder")
+        # Hidden files are not frames: an interrupted atomic save leaves ``.name.tmp.png``.
         self.files = sorted(
-            (p for p in self.path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()),
+            (
+                p
+                for p in self.path.iterdir()
+                if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file() and not p.name.startswith(".")
+            ),
             key=lambda p: natural_key(p.name),
         )
         if not self.files:
