@@ -32,7 +32,8 @@ def test_open_config_labels_and_predictions(
     assert labels.metadata["header"]["names"] == ["scorer", "bodyparts", "coords"]
 
     preds_h5, values = write_dlc_predictions(tmp_path, "DSC_3231_roi_#5")
-    [preds] = viewer.open(preds_h5, plugin=PLUGIN)
+    preds, tracks = viewer.open(preds_h5, plugin=PLUGIN)
+    assert tracks._type_string == "tracks"
     on5 = preds.data[preds.data[:, 0] == 5]
     np.testing.assert_allclose(on5[:, 2], values[5, 0, :, 0])
     np.testing.assert_allclose(

@@ -94,8 +94,9 @@ def test_labels_with_wrong_bodyparts_are_refused(openfield: Path) -> None:
 
 def test_predictions_open_in_full_frame_space(tmp_path: Path) -> None:
     h5, values = write_dlc_predictions(tmp_path, "DSC_3189", crop=(400, 800, 100, 500))
-    [(data, kwargs, kind)] = open_layers(h5)
-    assert kind == "points" and kwargs["metadata"]["workbench"]["kind"] == "predictions"
+    [(data, kwargs, kind), (_, _, tracks_kind)] = open_layers(h5)
+    assert (kind, tracks_kind) == ("points", "tracks")
+    assert kwargs["metadata"]["workbench"]["kind"] == "predictions"
     frame3 = data[data[:, 0] == 3]
     np.testing.assert_allclose(frame3[:, 2], values[3, 0, :, 0] + 400)
     np.testing.assert_allclose(frame3[:, 1], values[3, 0, :, 1] + 100)
@@ -107,7 +108,7 @@ def test_predictions_open_in_full_frame_space(tmp_path: Path) -> None:
 
 def test_predictions_layer_cannot_be_saved_as_labels(tmp_path: Path) -> None:
     h5, _ = write_dlc_predictions(tmp_path, "v")
-    [(data, kwargs, _)] = open_layers(h5)
+    (data, kwargs, _), _tracks = open_layers(h5)
     target = tmp_path / "CollectedData_me.h5"
     with pytest.raises(LabelsError, match="rows must be image paths"):
         write_points(
@@ -119,5 +120,5 @@ def test_predictions_layer_cannot_be_saved_as_labels(tmp_path: Path) -> None:
 def test_unknown_h5_is_sniffed(tmp_path: Path) -> None:
     h5, _ = write_dlc_predictions(tmp_path, "v")
     renamed = h5.rename(tmp_path / "results.h5")
-    [(_, kwargs, _)] = open_layers(renamed)
+    (_, kwargs, _), _tracks = open_layers(renamed)
     assert kwargs["metadata"]["workbench"]["kind"] == "predictions"

@@ -18,8 +18,12 @@ from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.io.frames import open_frames
 from napari_dlc_workbench.io.images import IMAGE_SUFFIXES, ImageFolder
 from napari_dlc_workbench.io.labels import check_against_config, read_labels, read_table
-from napari_dlc_workbench.io.predictions import read_predictions, split_prediction_name
-from napari_dlc_workbench.io.video import VIDEO_SUFFIXES
+from napari_dlc_workbench.io.predictions import (
+    Predictions,
+    read_predictions,
+    split_prediction_name,
+)
+from napari_dlc_workbench.io.video import VIDEO_SUFFIXES, VideoError, probe_video
 from napari_dlc_workbench.model.keypoints import KeypointTable, RowKey, natural_key
 from napari_dlc_workbench.model.project import Project
 from napari_dlc_workbench.napari_io.layers import (
@@ -27,6 +31,7 @@ from napari_dlc_workbench.napari_io.layers import (
     empty_keypoints_layer,
     keypoints_layer,
 )
+from napari_dlc_workbench.napari_io.predictions_layers import prediction_layers
 
 __all__ = [
     "find_project",
@@ -131,8 +136,25 @@ def read_labels_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
     return [layer]
 
 
+def _video_beside(preds: Predictions) -> Path | None:
+    # DLC writes predictions beside the analysed video unless told otherwise.
+    if not preds.video_stem:
+        return None
+    for suffix in VIDEO_SUFFIXES:
+        for candidate in (suffix, suffix.upper()):
+            video = preds.path.with_name(preds.video_stem + candidate)
+            if video.is_file():
+                return video
+    return None
+
+
 def read_predictions_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
-    """Open a predictions ``.h5`` as a keypoints layer on the video's frames.
+    """Open a predictions ``.h5`` as a Points and a Tracks layer on the video's frames.
+
+    The project (``config.yaml`` up to two folders above) gives bodypart order,
+    colours and ``pcutoff``; its keypoints must be the file's. When the analysed
+    video lies beside the file (``<video_stem>.mp4`` ...), the file must cover
+    exactly its frames. See :mod:`.predictions_layers` for the layers.
 
     Parameters
     ----------
@@ -142,23 +164,26 @@ def read_predictions_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple
     Returns
     -------
     list of tuple
-        One Points layer data tuple, coordinates moved to full-frame space
-        when the analysis was cropped.
+        Points then Tracks layer data tuples (Points only when no frame is above
+        the p-cutoff), coordinates moved to full-frame space when the analysis
+        was cropped.
+
+    Raises
+    ------
+    LabelsError
+        Unreadable file, bodyparts that differ from the project's, or a frame count
+        that differs from the video's beside it; no layer is made then.
     """
     preds = read_predictions(path)
     project = find_project(path, levels=2)
-    layer = keypoints_layer(
-        preds.table,
-        kind="predictions",
-        name=Path(path).stem,
-        source=path,
-        project=project,
-        offset=preds.crop_offset,
-    )
-    layer[1]["metadata"]["workbench"]["meta"] = {
-        k: v for k, v in preds.meta.items() if isinstance(v, (int, float, str, bool, list, tuple))
-    }
-    return [layer]
+    video = _video_beside(preds)
+    n_frames = None
+    if video is not None:
+        try:
+            n_frames = probe_video(video).n_frames or None  # 0: the container does not say
+        except VideoError:
+            n_frames = None  # an unreadable video does not make the predictions wrong
+    return prediction_layers(preds, project, n_video_frames=n_frames, video=video)
 
 
 def read_frames_layers(path: str | os.PathLike[str]) -> list[LayerDataTuple]:
