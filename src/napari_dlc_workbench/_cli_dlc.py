@@ -1,4 +1,4 @@
-"""The DLC sub-commands of ``dlc-workbench``: ``train`` and ``learning-curve``.
+"""The DLC sub-commands of ``dlc-workbench``: ``train``, ``evaluate`` and ``learning-curve``.
 
 DeepLabCut runs in a child process started by :func:`napari_dlc_workbench.dlc.runner.run`
 (this module never imports deeplabcut or torch); the events it sends drive a
@@ -231,6 +231,38 @@ def _train(args: argparse.Namespace, rest: list[str]) -> int:
     return _finish(final, progress, summary)
 
 
+def _evaluate(args: argparse.Namespace, rest: list[str]) -> int:
+    problem = _check_config(args.config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    config = args.config.resolve()
+    kwargs: dict[str, Any] = {
+        "config": str(config),
+        "shuffle": args.shuffle,
+        "trainingsetindex": args.trainingsetindex,
+        "device": None if args.device == "auto" else args.device,
+    }
+    if args.snapshot:
+        kwargs["snapshots"] = args.snapshot
+    final, progress = _run("evaluate", kwargs, args.verbose)
+
+    def summary(result: Mapping[str, Any]) -> None:
+        from napari_dlc_workbench.io.evaluation_files import shuffle_files
+        from napari_dlc_workbench.model.evaluation_table import format_table
+        from napari_dlc_workbench.napari_io.evaluation import table_context
+
+        # The animal's size and the split's image counts put DLC's pixels in proportion.
+        size, counts = table_context(shuffle_files(config, args.shuffle, args.trainingsetindex))
+        for number, snapshot in enumerate(result["results"]):
+            if number:
+                print()
+            print(format_table(snapshot, size, counts, explain_rows=not args.brief))
+        print(f"\nresults: {result['evaluation_folder']}")
+
+    return _finish(final, progress, summary)
+
+
 def _cell(value: Any) -> str:
     return "-" if value is None else f"{float(value):.2f}"
 
@@ -288,7 +320,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_dlc_commands(sub: Any) -> None:
-    """Add ``train`` and ``learning-curve`` to the ``dlc-workbench`` sub-parsers.
+    """Add ``train``, ``evaluate`` and ``learning-curve`` to the ``dlc-workbench`` sub-parsers.
 
     Parameters
     ----------
@@ -310,6 +342,24 @@ def add_dlc_commands(sub: Any) -> None:
         help="continue from the last snapshot; --epochs is then the total to reach",
     )
     train.set_defaults(run=_train)
+
+    evaluate = sub.add_parser(
+        "evaluate", help="evaluate snapshots with DeepLabCut; explain the table per bodypart"
+    )
+    evaluate.add_argument("config", type=Path, help="the project's config.yaml")
+    evaluate.add_argument("--shuffle", type=int, default=1)
+    evaluate.add_argument("--trainingsetindex", type=int, default=0)
+    evaluate.add_argument(
+        "--snapshot",
+        nargs="+",
+        help="snapshot names, e.g. snapshot-050 (default: the config's snapshotindex)",
+    )
+    evaluate.add_argument(
+        "--device", type=_device, default="auto", help="auto (the shuffle's), cpu or cuda:N"
+    )
+    evaluate.add_argument("--brief", action="store_true", help="the table without explanations")
+    evaluate.add_argument("-v", "--verbose", action="store_true", help="show DLC's output")
+    evaluate.set_defaults(run=_evaluate)
 
     curve = sub.add_parser(
         "learning-curve", help="train growing subsets of the labelled frames, one test set"
