@@ -40,7 +40,7 @@ def test_evaluate_prints_dlc_table_with_explanations(trained: Path) -> None:
     done = cli("evaluate", str(trained), "--snapshot", "snapshot-002", "--device", "cpu")
     assert done.returncode == 0, done.stderr
     results = next((trained.parent / "evaluation-results-pytorch").rglob("*snapshot_2-results.csv"))
-    row = pd.read_csv(results).iloc[0]
+    row = pd.read_csv(results, float_precision="round_trip").iloc[0]
     out = done.stdout
     assert out.startswith("snapshot-002 (2 epochs), shuffle 1")
     overall = next(line for line in out.splitlines() if line.startswith("error (RMSE), all"))

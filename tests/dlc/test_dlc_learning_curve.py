@@ -109,7 +109,8 @@ def test_two_points_on_one_test_set(curve: dict[str, Any]) -> None:
 
 def test_values_are_dlc_own_results(curve: dict[str, Any]) -> None:
     for point in curve["result"]["points"]:
-        row = pd.read_csv(point["results_csv"]).iloc[0]
+        # round_trip: the exact float DLC wrote, as read_evaluation_results reads it
+        row = pd.read_csv(point["results_csv"], float_precision="round_trip").iloc[0]
         assert row["Shuffle number"] == point["shuffle"]
         assert row["Training epochs"] == point["epochs"] == 1
         for key, column in (
@@ -120,7 +121,9 @@ def test_values_are_dlc_own_results(curve: dict[str, Any]) -> None:
         ):
             assert same(point[key], row[column]), (key, point[key], row[column])
         keypoints = pd.read_csv(
-            point["results_csv"].replace("-results.csv", "-keypoint-results.csv"), index_col=0
+            point["results_csv"].replace("-results.csv", "-keypoint-results.csv"),
+            index_col=0,
+            float_precision="round_trip",
         )
         assert point["bodyparts"] == {
             name: keypoints.at["Test error (px)", name] for name in keypoints.columns

@@ -116,14 +116,14 @@ def test_evaluate_returns_dlc_own_table(trained: tuple[Path, list[JobEvent], dic
         False,
     )
     assert snapshot["scorer"].endswith("shuffle1_snapshot_2")
-    row = pd.read_csv(snapshot["results_csv"]).iloc[0]
+    row = pd.read_csv(snapshot["results_csv"], float_precision="round_trip").iloc[0]
     assert set(snapshot["overall"]) == set(row.index)
     assert all(same(float(snapshot["overall"][k]), float(row[k])) for k in row.index)
     assert snapshot["overall"]["Training epochs"] == 2
     assert {"train rmse", "test rmse", "test rmse_pcutoff", "test mAP", "test mAR"} <= set(
         row.index
     )
-    per_bodypart = pd.read_csv(snapshot["keypoint_csv"], index_col=0)
+    per_bodypart = pd.read_csv(snapshot["keypoint_csv"], index_col=0, float_precision="round_trip")
     assert list(snapshot["bodyparts"]) == list(per_bodypart.columns)
     for bodypart, values in snapshot["bodyparts"].items():
         assert values == {

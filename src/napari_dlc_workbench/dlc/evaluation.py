@@ -66,13 +66,13 @@ def read_evaluation_results(
     """
     import pandas as pd
 
-    table = pd.read_csv(results_csv)
+    table = pd.read_csv(results_csv, float_precision="round_trip")
     if len(table) != 1:
         raise ValueError(f"{results_csv}: expected one row of results, found {len(table)}")
     overall = {str(k): _plain(v) for k, v in table.iloc[0].items()}
     bodyparts: dict[str, dict[str, float]] = {}
     if keypoint_csv is not None and Path(keypoint_csv).is_file():
-        per_bodypart = pd.read_csv(keypoint_csv, index_col=0)
+        per_bodypart = pd.read_csv(keypoint_csv, index_col=0, float_precision="round_trip")
         for bodypart in per_bodypart.columns:
             bodyparts[str(bodypart)] = {
                 str(row): _plain(per_bodypart.at[row, bodypart]) for row in per_bodypart.index
