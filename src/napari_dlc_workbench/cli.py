@@ -7,6 +7,9 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from napari_dlc_workbench._cli_dlc import add_dlc_commands
+from napari_dlc_workbench._cli_outliers import add_outlier_commands
+
 __all__ = ["main"]
 
 
@@ -241,6 +244,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="training epochs (default per size: tiny 3, small and full 30); 0 stops before training",
     )
     demo.set_defaults(run=_demo)
+
+    add_dlc_commands(sub)
+    add_outlier_commands(sub)
+
+    from napari_dlc_workbench._cli_analyze import add_analyze_command
+
+    add_analyze_command(sub)
     return parser
 
 

@@ -38,6 +38,8 @@ JOBS: dict[str, str] = {
     "create_training_dataset": "napari_dlc_workbench.dlc.project:create_training_dataset",
     "train": "napari_dlc_workbench.dlc.training:train",
     "evaluate": "napari_dlc_workbench.dlc.evaluation:evaluate",
+    "analyze": "napari_dlc_workbench.dlc.analysis:analyze",
+    "learning_curve": "napari_dlc_workbench.dlc.learning_curve:learning_curve",
 }
 """Registered job names and the function each runs in the child."""
 
