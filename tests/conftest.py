@@ -113,8 +113,11 @@ def tiny_project(tmp_path: Path, tiny_project_source: Path) -> Path:
 
 @pytest.fixture
 def child_env() -> dict[str, str]:
-    """Environment that lets a job's child import helper functions from these tests."""
-    return {"PYTHONPATH": os.pathsep.join([str(TESTS), str(TESTS.parent)])}
+    """Environment that lets a job's child import helper functions from these tests.
+
+    The job tests in ``tests/dlc`` name their own functions (``test_dlc_runner:...``).
+    """
+    return {"PYTHONPATH": os.pathsep.join([str(TESTS / "dlc"), str(TESTS), str(TESTS.parent)])}
 
 
 @pytest.fixture(scope="session")
