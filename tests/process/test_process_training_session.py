@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from napari_dlc_workbench.io.config import ConfigError
+from napari_dlc_workbench.io.evaluation_files import model_folder
 from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.process.training_session import (
     LOSS_KEY,
@@ -19,7 +20,6 @@ from napari_dlc_workbench.process.training_session import (
     config_from_metadata,
     device_choices,
     format_duration,
-    model_folder,
     resume_job,
     shuffle_state,
     start_jobs,

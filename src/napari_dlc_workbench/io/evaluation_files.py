@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +53,7 @@ __all__ = [
     "describe_snapshots",
     "find_evaluation",
     "list_snapshots",
+    "model_folder",
     "read_evaluation_predictions",
     "read_ground_truth",
     "read_split",
@@ -160,6 +162,28 @@ def _net_name(train_folder: Path) -> str | None:
     return "".join(p.capitalize() for p in str(net_type).split("_")) if net_type else None
 
 
+def model_folder(cfg: Mapping[str, Any], train_fraction: float, shuffle: int) -> Path:
+    """Relative path of a shuffle's PyTorch model folder, as DLC's ``get_model_folder``.
+
+    Parameters
+    ----------
+    cfg : Mapping
+        The project's ``config.yaml`` content (``Task``, ``date``, ``iteration``).
+    train_fraction : float
+        The shuffle's training fraction.
+    shuffle : int
+        Shuffle index.
+
+    Returns
+    -------
+    Path
+        ``dlc-models-pytorch/iteration-N/<Task><date>-trainset<P>shuffle<K>``.
+    """
+    # int(f * 100) as DLC computes it (0.95 -> 95, 0.57 -> 56): the name must match DLC's.
+    name = f"{cfg['Task']}{cfg['date']}-trainset{int(train_fraction * 100)}shuffle{shuffle}"
+    return Path("dlc-models-pytorch", f"iteration-{cfg.get('iteration', 0)}", name)
+
+
 def shuffle_files(
     config: str | os.PathLike[str],
     shuffle: int = 1,
@@ -198,9 +222,10 @@ def shuffle_files(
     fraction = float(fractions[trainingsetindex])
     task, date, iteration = cfg["Task"], cfg["date"], cfg.get("iteration", 0)
     percent = int(fraction * 100)  # truncated, as DLC does (0.57 -> 56)
-    name = f"{task}{date}-trainset{percent}shuffle{shuffle}"
+    model = model_folder(cfg, fraction, shuffle)
+    name = model.name
     root = config.parent / modelprefix if modelprefix else config.parent
-    train = root / "dlc-models-pytorch" / f"iteration-{iteration}" / name / "train"
+    train = root / model / "train"
     evaluation_root = cfg.get("eval_prefix") or "evaluation-results-pytorch"
     dataset = config.parent / "training-datasets" / f"iteration-{iteration}"
     dataset = dataset / f"UnaugmentedDataSet_{task}{date}"

@@ -26,10 +26,10 @@ from pathlib import Path
 from typing import Any
 
 from napari_dlc_workbench.io.config import load_config
+from napari_dlc_workbench.io.evaluation_files import list_snapshots, model_folder
 from napari_dlc_workbench.io.predictions import split_prediction_name
 from napari_dlc_workbench.io.video import VideoError, probe_video
 from napari_dlc_workbench.model.jobs import JobEvent
-from napari_dlc_workbench.process.training_session import model_folder
 
 __all__ = [
     "InferencePlan",
@@ -66,15 +66,8 @@ def snapshot_names(train_folder: str | os.PathLike[str]) -> list[str]:
         File stems (``snapshot-002``), by epochs, ``snapshot-best-*`` last, as
         DLC's ``get_model_snapshots`` sorts them; empty if the folder is missing.
     """
-    folder = Path(train_folder)
-    if not folder.is_dir():
-        return []
-    found = []
-    for path in folder.glob("snapshot-*.pt"):
-        match = _SNAPSHOT.match(path.stem)
-        if match:
-            found.append((match[1] is not None, int(match[2]), path.stem))
-    return [stem for *_, stem in sorted(found)]
+    snapshots = list_snapshots(train_folder)
+    return [s.name for s in sorted(snapshots, key=lambda s: (s.best, s.epochs))]
 
 
 def resolve_snapshot(choice: str, names: Sequence[str]) -> str:

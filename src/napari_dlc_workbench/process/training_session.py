@@ -28,6 +28,7 @@ from typing import Any
 import yaml
 
 from napari_dlc_workbench.io.config import load_config
+from napari_dlc_workbench.io.evaluation_files import model_folder
 from napari_dlc_workbench.model.jobs import JobEvent
 
 __all__ = [
@@ -41,7 +42,6 @@ __all__ = [
     "config_from_metadata",
     "device_choices",
     "format_duration",
-    "model_folder",
     "resume_job",
     "shuffle_state",
     "start_jobs",
@@ -152,28 +152,6 @@ def config_from_metadata(metadata: Mapping[str, Any]) -> Path | None:
     if metadata.get("project"):
         candidates.append(Path(str(metadata["project"])) / "config.yaml")
     return next((path for path in candidates if path.is_file()), None)
-
-
-def model_folder(cfg: Mapping[str, Any], train_fraction: float, shuffle: int) -> Path:
-    """Relative path of a shuffle's PyTorch model folder, as DLC's ``get_model_folder``.
-
-    Parameters
-    ----------
-    cfg : Mapping
-        The project's ``config.yaml`` content (``Task``, ``date``, ``iteration``).
-    train_fraction : float
-        The shuffle's training fraction.
-    shuffle : int
-        Shuffle index.
-
-    Returns
-    -------
-    Path
-        ``dlc-models-pytorch/iteration-N/<Task><date>-trainset<P>shuffle<K>``.
-    """
-    # int(f * 100) as DLC computes it (0.95 -> 95): the folder name must match DLC's.
-    name = f"{cfg['Task']}{cfg['date']}-trainset{int(train_fraction * 100)}shuffle{shuffle}"
-    return Path("dlc-models-pytorch", f"iteration-{cfg.get('iteration', 0)}", name)
 
 
 def _fraction_index(fractions: Sequence[float], train_fraction: float) -> int | None:
