@@ -6,10 +6,12 @@ named like the users' ``DSC_3189_#1``), create a DLC project for the clips,
 pick frames into ``labeled-data/``, label them from the generator's ground
 truth (moved into each clip's crop space) through the same ``write_labels`` a
 user's save goes through, let DLC build a training dataset from them, train
-a small network offline (random initial weights: no download) and evaluate it.
+a small network offline (random initial weights: no download) and evaluate it,
+then run one correction iteration: analyse a clip, rank its outlier frames,
+correct them from ground truth through the Outliers dock's queue and export,
+retrain from the previous snapshot and evaluate again.
 Every DLC call runs in a child process through :mod:`napari_dlc_workbench.dlc.runner`,
-as in the docks, so this process never imports torch. Later steps (analyse,
-outliers) extend this module.
+as in the docks, so this process never imports torch.
 """
 
 from __future__ import annotations
@@ -63,6 +65,7 @@ DEMO_SIZES: dict[str, dict[str, int]] = {
     },
 }
 NET_TYPE = "cspnext_s"  # the smallest DLC 3 network: trains on a CPU
+DEMO_CORRECTIONS = 10  # outlier frames the simulated annotator corrects
 CONTRAST = {"method": "enhance", "saturated": 0.35, "normalize": True}
 
 
@@ -164,6 +167,74 @@ def _evaluation_figures(result: dict[str, Any]) -> dict[str, Any]:
         },
         "results_csv": snapshot["results_csv"],
     }
+
+
+def _correction_iteration(
+    report: DemoReport,
+    log: Callable[[str], None],
+    config: Path,
+    *,
+    clip: Any,
+    truth: np.ndarray,
+    labelled: set[int],
+    snapshot: Path,
+    epochs: int,
+    side: int,
+) -> None:
+    """Analyse a clip, correct its outlier frames from ground truth, export, retrain, evaluate.
+
+    The simulated annotator goes through the same queue and export a user's Outliers dock
+    does: rows accepted with corrected points, then ``export_corrections``.
+    """
+    from napari_dlc_workbench.dlc.training import train_folder
+    from napari_dlc_workbench.model.outliers import keypoint_label
+    from napari_dlc_workbench.process.corrections import (
+        corrections_from_queue,
+        export_corrections,
+    )
+    from napari_dlc_workbench.process.outliers import find_outliers
+
+    video = config.parent / "videos" / clip.path.name
+    with report.step("analyse a clip (DeepLabCut)", log) as fig:
+        result = _job("analyze", log, config=str(config), videos=[str(video)], snapshot="last")
+        (analysed,) = result["videos"]
+        fig.update(video=video.name, frames=analysed["frames"], fps=analysed.get("fps"))
+    with report.step("find outliers and correct them from ground truth", log) as fig:
+        queue = find_outliers(analysed["h5"], config=config, video=video)
+        # The clip's pixel (0, 0) is the ROI's corner, as for the first labels.
+        corrected = truth - np.array([clip.roi.x, clip.roi.y], dtype=float)
+        rows = [row for row in queue.rows if row.frame not in labelled][:DEMO_CORRECTIONS]
+        if not rows:
+            raise DemoError("the outlier queue flagged no frame to correct")
+        for row in rows:
+            row.status = "accepted"
+            row.points = {
+                keypoint_label(("", bp)): [float(x), float(y)]
+                for bp, (x, y) in zip(BODYPARTS, corrected[row.frame], strict=True)
+            }
+        summary = export_corrections(config, [corrections_from_queue(queue, video=video)])
+        fig.update(
+            flagged=len(queue.rows),
+            corrected=[row.frame for row in rows],
+            reasons=sorted({kind for row in rows for kind in row.reasons}),
+            iteration=list(summary.iteration),
+        )
+    with report.step("create the next training dataset (DeepLabCut)", log) as fig:
+        fig.update(_job("create_training_dataset", log, config=str(config), net_type=NET_TYPE))
+    _disable_crop_sampling(train_folder(config, 1), side)
+    with report.step("retrain from the previous snapshot (DeepLabCut)", log) as fig:
+        retrained = _job(
+            "train",
+            log,
+            config=str(config),
+            epochs=epochs,
+            batch_size=8,
+            snapshot_path=str(snapshot),
+        )
+        fig.update(epochs=retrained["last_epoch"], snapshot=Path(retrained["last_snapshot"]).name)
+    with report.step("evaluate after the correction (DeepLabCut)", log) as fig:
+        name = Path(retrained["last_snapshot"]).stem
+        fig.update(_evaluation_figures(_job("evaluate", log, config=str(config), snapshots=name)))
 
 
 def run_demo(
@@ -288,6 +359,17 @@ def run_demo(
             fig.update(
                 _evaluation_figures(_job("evaluate", log, config=str(config), snapshots=snapshot))
             )
+        _correction_iteration(
+            report,
+            log,
+            config,
+            clip=clips[0],
+            truth=truth[:, 0],
+            labelled=set(picked),
+            snapshot=Path(trained["last_snapshot"]),
+            epochs=max(1, epochs // 3),
+            side=dims["well"],
+        )
 
     summary = report.write()
     log(f"[demo] finished: project {config.parent}")

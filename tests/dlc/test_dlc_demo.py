@@ -57,7 +57,9 @@ def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
     for well in range(1, 6):
         folder = project / "labeled-data" / f"DSC_3189_#{well}"
         labels = read_labels(folder / "CollectedData_Vlad&Genta.h5")
-        assert labels.shape == (4, 8) and labels.notna().all().all()
+        # Clip #1 also holds the frames corrected in the demo's correction iteration.
+        assert labels.shape[1] == 8 and labels.notna().all().all()
+        assert len(labels) == 4 if well > 1 else len(labels) > 4
         # Labels are in the clip's own (cropped) pixel space.
         assert labels.to_numpy().min() >= 0 and labels.to_numpy().max() < 160
     trained = steps["train offline from random weights (DeepLabCut)"]
@@ -76,6 +78,20 @@ def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
         "prey",
         "tentacle_base",
     }
+    # One correction iteration: outlier frames of clip #1 corrected from ground truth,
+    # exported as iteration 1, retrained from the previous snapshot and evaluated.
+    corrected = steps["find outliers and correct them from ground truth"]
+    assert corrected["iteration"] == [0, 1] and 0 < len(corrected["corrected"]) <= 10
+    new_labels = read_labels(
+        project / "labeled-data" / "DSC_3189_#1" / "CollectedData_Vlad&Genta.h5"
+    )
+    assert len(new_labels) == 4 + len(corrected["corrected"])
+    assert steps["create the next training dataset (DeepLabCut)"]["n_train"] + steps[
+        "create the next training dataset (DeepLabCut)"
+    ]["n_test"] == 20 + len(corrected["corrected"])
+    assert steps["retrain from the previous snapshot (DeepLabCut)"]["epochs"] == 4  # 3 + 1
+    after = steps["evaluate after the correction (DeepLabCut)"]
+    assert "iteration-1" in after["results_csv"] and after["test_rmse"] is not None
     # Running again replaces the demo's own output.
     assert run_demo(out, "--epochs", "0").returncode == 0
     assert not list(out.glob("*/dlc-models-pytorch/*/*/train/snapshot-*.pt"))
