@@ -7,6 +7,7 @@ in the children the runner starts.
 from __future__ import annotations
 
 import math
+import os
 import signal
 import subprocess
 import sys
@@ -16,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from napari_dlc_workbench.dlc.reporting import Reporter
-from napari_dlc_workbench.dlc.runner import Job, JobHandle, start
+from napari_dlc_workbench.dlc.runner import GUI_NICE, Job, JobHandle, start
 from napari_dlc_workbench.model.jobs import JobEvent
 
 pytestmark = pytest.mark.dlc
@@ -89,6 +90,18 @@ def test_finished_job_returns_its_result() -> None:
     assert handle.result == 5.0 and handle.returncode == 0
     assert {e.job_name for e in events} == {"math:hypot"}
     assert all(e.job_id == handle.job.id for e in events)
+
+
+@pytest.mark.skipif(not hasattr(os, "nice"), reason="POSIX priorities")
+def test_jobs_from_the_docks_run_at_lower_priority() -> None:
+    # os.nice(0) returns the process's niceness without changing it.
+    mine = os.nice(0)
+    handle = start(Job("os:nice", args=[0]), nice=GUI_NICE)
+    finish(handle, timeout=60)
+    assert handle.result == min(mine + GUI_NICE, 19)
+    plain = start(Job("os:nice", args=[0]))
+    finish(plain, timeout=60)
+    assert plain.result == mine
 
 
 def test_input_gets_eof_instead_of_waiting() -> None:

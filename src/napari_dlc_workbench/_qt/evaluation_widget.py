@@ -20,7 +20,7 @@ from qtpy.QtCore import Qt
 
 from napari_dlc_workbench._qt._forms import browse, buttons, check, row, spin
 from napari_dlc_workbench._qt._progress import GuiProgress
-from napari_dlc_workbench.dlc.runner import Job, JobHandle, start
+from napari_dlc_workbench.dlc.runner import GUI_NICE, Job, JobHandle, start
 from napari_dlc_workbench.io import evaluation_files as ef
 from napari_dlc_workbench.model.evaluation_table import (
     AnimalSize,
@@ -273,7 +273,7 @@ class EvaluationWidget(qw.QWidget):
             "device": None if device in ("", "auto") else device,
         }
         try:
-            handle = start(Job("evaluate", kwargs), log_events=True)
+            handle = start(Job("evaluate", kwargs), log_events=True, nice=GUI_NICE)
         except (OSError, ValueError) as exc:
             self._say(f"Could not start DeepLabCut: {exc}", error=True)
             return False

@@ -315,7 +315,9 @@ class InferenceWidget(qw.QWidget):
             jobs.start_worker(jobs.guarded, jobs.run_batch, *args, returned=self._on_batch_done)
             return
         try:
-            self.handle = runner.start(runner.Job("analyze", plan.job_kwargs()))
+            self.handle = runner.start(
+                runner.Job("analyze", plan.job_kwargs()), nice=runner.GUI_NICE
+            )
         except (OSError, ValueError) as exc:
             self.progress.fail_rest(str(exc))
             self._end(f"analysis could not start: {exc}", error=True)

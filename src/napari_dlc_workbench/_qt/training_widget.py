@@ -376,7 +376,7 @@ class TrainingWidget(qw.QWidget):
         name, kwargs = self._queue.pop(0)
         self.progress = ts.TrainingProgress()
         try:
-            handle = runner.start(runner.Job(name, kwargs))
+            handle = runner.start(runner.Job(name, kwargs), nice=runner.GUI_NICE)
         except (OSError, ValueError) as exc:
             self._say(f"{name} could not start: {exc}", error=True)
             self._update_buttons()

@@ -25,6 +25,7 @@ from types import FrameType
 from typing import IO, Any
 
 from napari_dlc_workbench.dlc.reporting import JobCancelled, Reporter
+from napari_dlc_workbench.dlc.runner import NICE_ENV
 from napari_dlc_workbench.model.jobs import JobEvent, to_jsonable
 
 __all__ = ["EXIT_CANCELLED", "EXIT_ERROR", "ChildReporter", "main", "resolve_target"]
@@ -156,6 +157,9 @@ def main(argv: list[str] | None = None) -> int:
         The process exit status.
     """
     argv = sys.argv[1:] if argv is None else argv
+    nice = int(os.environ.pop(NICE_ENV, "0") or 0)
+    if nice and hasattr(os, "nice"):
+        os.nice(nice)  # before torch starts its threads: they inherit it
     events = _claim_stdout()
     faulthandler.enable()  # a segfault in torch/DLC leaves a Python traceback on stderr
     job = json.loads(argv[0])

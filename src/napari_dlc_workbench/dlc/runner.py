@@ -32,7 +32,7 @@ from typing import Any
 from napari_dlc_workbench.dlc._handle import JobHandle
 from napari_dlc_workbench.model.jobs import JobEvent, to_jsonable
 
-__all__ = ["JOBS", "Job", "JobHandle", "run", "start"]
+__all__ = ["GUI_NICE", "JOBS", "Job", "JobHandle", "run", "start"]
 
 JOBS: dict[str, str] = {
     "create_training_dataset": "napari_dlc_workbench.dlc.project:create_training_dataset",
@@ -44,6 +44,9 @@ JOBS: dict[str, str] = {
 """Registered job names and the function each runs in the child."""
 
 CHILD_MODULE = "napari_dlc_workbench.dlc._child"
+NICE_ENV = "DLC_WORKBENCH_CHILD_NICE"
+GUI_NICE = 10
+"""Priority offset of jobs started from the docks (see :func:`start`)."""
 _POSIX = os.name == "posix"
 _LIVE: weakref.WeakSet[JobHandle] = weakref.WeakSet()
 
@@ -113,6 +116,7 @@ def start(
     tail_lines: int = 200,
     log_events: bool = True,
     grace: float = 10.0,
+    nice: int = 0,
 ) -> JobHandle:
     """Start ``job`` in a child process and return at once.
 
@@ -131,6 +135,11 @@ def start(
         Forward each output line as a ``log`` event.
     grace : float
         Seconds between SIGTERM and SIGKILL on :meth:`JobHandle.cancel`.
+    nice : int
+        Lower the child's CPU priority by this much (POSIX ``nice``; ignored elsewhere).
+        The docks pass :data:`GUI_NICE`: DLC fills every core, and napari's GUI thread
+        must still get the CPU when it needs it; the work itself is not slower on an
+        otherwise idle machine.
 
     Returns
     -------
@@ -152,6 +161,8 @@ def start(
     env["PYTHONUNBUFFERED"] = "1"
     env["MPLBACKEND"] = "Agg"  # the child has no screen, whatever the parent uses
     env.update({str(k): str(v) for k, v in job.env.items()})
+    if nice:
+        env[NICE_ENV] = str(int(nice))
     options: dict[str, Any] = {}
     if _POSIX:
         options["start_new_session"] = True  # own process group: cancel kills it all
