@@ -12,15 +12,17 @@ from napari_dlc_workbench.io.config import ConfigError
 from napari_dlc_workbench.io.video import VideoError
 from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.process.inference_plan import (
-    InferenceProgress,
     InferenceSettings,
-    describe_state,
     find_network,
     find_predictions,
-    format_fps,
     plan_inference,
     resolve_snapshot,
     snapshot_names,
+)
+from napari_dlc_workbench.process.inference_progress import (
+    InferenceProgress,
+    describe_state,
+    format_fps,
 )
 
 CONFIG = """\

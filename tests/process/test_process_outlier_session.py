@@ -11,15 +11,14 @@ import pytest
 
 from napari_dlc_workbench.io.predictions import read_predictions
 from napari_dlc_workbench.process.corrections import ExportSummary, corrections_from_queue
-from napari_dlc_workbench.process.outlier_scores import OutlierSettings
-from napari_dlc_workbench.process.outlier_session import (
-    REVIEW_KEY,
-    OutlierSession,
+from napari_dlc_workbench.process.outlier_review import (
     export_text,
     merge_reviewed,
     open_session,
     predicted_points,
 )
+from napari_dlc_workbench.process.outlier_scores import OutlierSettings
+from napari_dlc_workbench.process.outlier_session import REVIEW_KEY, OutlierSession
 from napari_dlc_workbench.process.outliers import load_queue, sidecar_path
 from predictions_files import BODYPARTS3, smooth_values, write_predictions
 from video_clips import write_clip

@@ -9,7 +9,7 @@ from qtpy import QtWidgets as qw
 from qtpy.QtCore import Qt
 
 from napari_dlc_workbench._qt._forms import row
-from napari_dlc_workbench.process.inference_plan import (
+from napari_dlc_workbench.process.inference_progress import (
     InferenceProgress,
     describe_state,
     format_fps,

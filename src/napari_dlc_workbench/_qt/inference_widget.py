@@ -36,6 +36,7 @@ from napari_dlc_workbench.io.video import VIDEO_SUFFIXES
 from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.napari_io.reader import find_project
 from napari_dlc_workbench.process import inference_plan as ip
+from napari_dlc_workbench.process.inference_progress import InferenceProgress
 from napari_dlc_workbench.process.training_session import config_from_metadata, device_choices
 
 __all__ = ["InferenceWidget"]
@@ -65,7 +66,7 @@ class InferenceWidget(qw.QWidget):
         self.viewer = napari_viewer
         self.videos: list[Path] = []
         self.plan: ip.InferencePlan | None = None
-        self.progress: ip.InferenceProgress | None = None
+        self.progress: InferenceProgress | None = None
         self.handle: runner.JobHandle | None = None
         self._busy = False
         self._shown: set[Path] = set()  # predictions loaded during the current run
@@ -301,7 +302,7 @@ class InferenceWidget(qw.QWidget):
         if isinstance(plan, jobs.Failure):
             self._end(f"nothing started: {plan}", error=True)
             return
-        self.plan, self.progress = plan, ip.InferenceProgress(plan)
+        self.plan, self.progress = plan, InferenceProgress(plan)
         self._show_progress()
         if self._cancel.is_set() or not plan.todo:
             self.progress.fail_rest("cancelled", status="cancelled")

@@ -28,12 +28,8 @@ from napari_dlc_workbench.model.project import Project
 from napari_dlc_workbench.napari_io import outlier_layers as glue
 from napari_dlc_workbench.napari_io.reader import find_project
 from napari_dlc_workbench.process.corrections import ExportSummary
-from napari_dlc_workbench.process.outlier_session import (
-    OutlierSession,
-    export_queue,
-    export_text,
-    open_session,
-)
+from napari_dlc_workbench.process.outlier_review import export_queue, export_text, open_session
+from napari_dlc_workbench.process.outlier_session import OutlierSession
 
 __all__ = ["KEYS_HELP", "OutliersWidget"]
 
