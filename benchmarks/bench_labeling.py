@@ -42,57 +42,26 @@ import json
 import os
 import platform
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _gui import demo_project, ensure_display, process_events, stats
 
 BODYPARTS = ["manubrium_base", "mouth", "prey", "tentacle_base"]
 SKELETON = [["manubrium_base", "mouth"], ["mouth", "prey"], ["manubrium_base", "tentacle_base"]]
 
 
-def ensure_display() -> Any:
-    """Start a virtual X display (Xvfb) unless one is there; keep the handle alive."""
-    if os.environ.get("DISPLAY"):
-        return None
-    from pyvirtualdisplay import Display
-
-    display = Display(visible=False, size=(1600, 1000))
-    display.start()
-    return display
-
-
 def make_project(work: Path) -> Path:
     from napari_dlc_workbench.io.config import load_config, save_config
 
-    exe = Path(sys.executable).with_name("dlc-workbench")
-    done = subprocess.run(
-        [exe, "demo", "--size", "tiny", "--out", str(work / "demo")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    project = next((work / "demo").glob("Cladonema_starved-*"))
+    project = demo_project(work)
     cfg = load_config(project / "config.yaml")
     cfg["skeleton"] = SKELETON
     save_config(cfg, project / "config.yaml")
     return project
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    ms = np.asarray(values) * 1e3
-    return {
-        "median_ms": round(float(np.median(ms)), 2),
-        "p90_ms": round(float(np.percentile(ms, 90)), 2),
-        "max_ms": round(float(ms.max()), 2),
-        "n": len(ms),
-    }
 
 
 class Canvas:
@@ -132,10 +101,7 @@ class Canvas:
         return called, time.perf_counter() - start
 
     def settle(self, seconds: float = 0.3) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            self.app.processEvents()
-            time.sleep(0.005)
+        process_events(seconds)
 
 
 def open_viewer() -> tuple[Any, Any, Canvas]:
@@ -343,7 +309,7 @@ def main() -> None:
         "--screenshot", type=Path, help="also save the dock in use here (docs/images/labeling.png)"
     )
     args = parser.parse_args()
-    display = ensure_display()
+    display = ensure_display((1600, 1000))
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     work = Path(tempfile.mkdtemp(prefix="bench-labeling-"))
     try:

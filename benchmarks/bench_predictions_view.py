@@ -43,31 +43,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _gui import ensure_display, process_events, stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 BODYPARTS = ["manubrium_base", "mouth", "prey", "tentacle_base"]
 PERIOD = 3597
-
-
-def ensure_display() -> Any:
-    if os.environ.get("DISPLAY"):
-        return None
-    from pyvirtualdisplay import Display
-
-    display = Display(visible=False, size=(1700, 1050))
-    display.start()
-    return display
-
-
-def stats(values: list[float]) -> dict[str, float]:
-    ms = np.asarray(values) * 1e3
-    return {
-        "median_ms": round(float(np.median(ms)), 2),
-        "p90_ms": round(float(np.percentile(ms, 90)), 2),
-        "max_ms": round(float(ms.max()), 2),
-        "n": len(ms),
-    }
 
 
 def sample_spec(n_frames: int) -> Any:
@@ -200,10 +181,7 @@ class Waiter:
         return time.perf_counter() - start
 
     def settle(self, seconds: float = 0.3) -> None:
-        end = time.perf_counter() + seconds
-        while time.perf_counter() < end:
-            self.app.processEvents()
-            time.sleep(0.005)
+        process_events(seconds)
 
 
 def new_viewer(dock_too: bool = True) -> tuple[Any, Any]:
@@ -354,7 +332,7 @@ def main() -> None:
     )
     parser.add_argument("--work", type=Path, help="keep files here (default: a temporary folder)")
     args = parser.parse_args()
-    display = ensure_display()
+    display = ensure_display((1700, 1050))
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-predictions-"))
     cache = work / "video-cache"

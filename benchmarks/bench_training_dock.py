@@ -32,7 +32,6 @@ import platform
 import resource
 import shutil
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,83 +39,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from _gui import Ticks, demo_project, ensure_display, wait
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-
-
-def ensure_display() -> Any:
-    """Start a virtual X display (Xvfb) unless one is there; keep the handle alive."""
-    if os.environ.get("DISPLAY"):
-        return None
-    from pyvirtualdisplay import Display
-
-    display = Display(visible=False, size=(1600, 1100))
-    display.start()
-    return display
 
 
 def make_project(work: Path) -> Path:
     from napari_dlc_workbench.io.config import load_config, save_config
 
-    exe = Path(sys.executable).with_name("dlc-workbench")
-    done = subprocess.run(
-        [exe, "demo", "--size", "tiny", "--out", str(work / "demo")],
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
-    if done.returncode:
-        raise SystemExit(done.stderr)
-    project = next((work / "demo").glob("Cladonema_starved-*"))
+    project = demo_project(work)
     path = next(project.glob("dlc-models-pytorch/iteration-0/*/train/pytorch_config.yaml"))
     cfg = load_config(path, validate=False)
     cfg["data"]["train"]["crop_sampling"] = None  # 160 px frames padded to 448 px: 5x slower
     save_config(cfg, path, validate=False)
     return project / "config.yaml"
-
-
-class Ticks:
-    """A precise 10 ms timer; gaps between ticks are what the GUI thread spent elsewhere."""
-
-    def __init__(self) -> None:
-        from qtpy.QtCore import Qt, QTimer
-
-        self.timer = QTimer(interval=10)
-        self.timer.setTimerType(Qt.PreciseTimer)
-        self.timer.timeout.connect(self._tick)
-        self.gaps: list[float] = []
-        self.last: float | None = None
-
-    def _tick(self) -> None:
-        now = time.perf_counter()
-        if self.last is not None:
-            self.gaps.append(now - self.last)
-        self.last = now
-
-    def start(self) -> None:
-        self.last = None
-        self.timer.start()
-
-    def stop(self) -> None:
-        self.timer.stop()
-
-
-def wait(condition: Any, timeout: float) -> None:
-    """Run the Qt event loop until ``condition()`` holds."""
-    from qtpy.QtCore import QEventLoop, QTimer
-
-    loop = QEventLoop()
-    poll = QTimer(interval=20)
-    poll.timeout.connect(lambda: condition() and loop.quit())
-    deadline = QTimer(singleShot=True, interval=int(timeout * 1000))
-    deadline.timeout.connect(loop.quit)
-    poll.start()
-    deadline.start()
-    if not condition():
-        loop.exec()
-    poll.stop()
-    if not condition():
-        raise SystemExit(f"timed out after {timeout} s")
 
 
 def configure(dock: Any, epochs: int) -> None:

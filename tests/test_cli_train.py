@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from napari_dlc_workbench._cli_dlc import ProgressLine, estimate_eta, format_seconds
+from napari_dlc_workbench._cli_dlc import ProgressLine
 from napari_dlc_workbench.cli import main
 from napari_dlc_workbench.model.jobs import JobEvent
 
@@ -38,15 +38,26 @@ def cli(*args: str, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_eta_from_epoch_durations() -> None:
-    assert estimate_eta([10.0, 12.0], 3) == 33.0
-    assert estimate_eta([10.0], 2, in_epoch=4.0) == 16.0
-    # Before the first epoch ends, the batch rate is all there is.
-    assert estimate_eta([], 1, in_epoch=5.0, batch=2, batches=4) == 5.0
-    assert estimate_eta([], 3) is None
-    assert estimate_eta([10.0], 0) == 0.0
-    assert format_seconds(3725) == "1:02:05"
-    assert format_seconds(None) == "?"
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_batch_line_eta_on_a_terminal() -> None:
+    # The ETA is the Training dock's (process.training_session.TrainingProgress).
+    out = Terminal()
+    show = ProgressLine(out)
+    t = 1000.0
+    show(JobEvent("progress", stage="pose", epoch=0, epochs=3, timestamp=t))
+    show(JobEvent("progress", stage="pose", epoch=1, epochs=3, step=1, total=4, timestamp=t + 2))
+    assert out.getvalue().endswith("epoch 1/3 batch 1/4  ETA —")  # no epoch timed yet
+    show(JobEvent("epoch", stage="pose", epoch=1, epochs=3, loss=0.5, timestamp=t + 10))
+    show(JobEvent("progress", stage="pose", epoch=2, epochs=3, step=2, total=4, timestamp=t + 15))
+    assert out.getvalue().endswith("epoch 2/3 batch 2/4  loss 0.50000  ETA 15 s")
+    # A top-down model's detector epochs are timed apart from the pose model's.
+    show(JobEvent("progress", stage="detector", epoch=0, epochs=2, timestamp=t + 20))
+    show(JobEvent("epoch", stage="detector", epoch=1, epochs=2, loss=1.0, timestamp=t + 120))
+    assert out.getvalue().splitlines()[-1].endswith("(100.0 s/epoch, ETA 1 min 40 s)")
 
 
 def test_progress_lines() -> None:
@@ -75,8 +86,8 @@ def test_progress_lines() -> None:
         "warning: starting from random weights",
         "training the pose model: epochs 1-3",
         # Not a terminal: no batch line; each epoch gets a line with its ETA.
-        "[train] epoch 1/3: loss 0.10000, test rmse 4.20  (10.0 s/epoch, ETA 0:00:20)",
-        "[train] epoch 2/3: loss 0.05000  (12.0 s/epoch, ETA 0:00:11)",
+        "[train] epoch 1/3: loss 0.10000, test rmse 4.20  (10.0 s/epoch, ETA 20 s)",
+        "[train] epoch 2/3: loss 0.05000  (12.0 s/epoch, ETA 11 s)",
         "evaluating snapshot-002.pt",
     ]
     assert show.last_snapshot == "/p/snapshot-001.pt"
@@ -173,7 +184,7 @@ def test_train_one_epoch(tiny_project: Path) -> None:
     assert f"last snapshot:   {train / 'snapshot-001.pt'}" in done.stdout
     assert (train / "snapshot-001.pt").is_file()
     assert "started from:    random" in done.stdout and "warning:" in done.stdout
-    assert "[train] epoch 1/1: loss " in done.stderr and "ETA 0:00:00" in done.stderr
+    assert "[train] epoch 1/1: loss " in done.stderr and "ETA 0 s)" in done.stderr
 
 
 @pytest.mark.dlc

@@ -12,13 +12,15 @@ import argparse
 import math
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
 from napari_dlc_workbench.model.jobs import JobEvent
+from napari_dlc_workbench.process.training_session import TrainingProgress, format_duration
 
-__all__ = ["ProgressLine", "add_dlc_commands", "estimate_eta", "format_seconds"]
+__all__ = ["ProgressLine", "add_dlc_commands"]
 
 EXIT_ERROR = 1
 EXIT_CANCELLED = 130
@@ -37,51 +39,6 @@ def _positive(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text}: must be at least 1")
     return value
-
-
-def format_seconds(seconds: float | None) -> str:
-    """``H:MM:SS`` for a duration, ``?`` when unknown."""
-    if seconds is None or not math.isfinite(seconds):
-        return "?"
-    seconds = max(0, int(round(seconds)))
-    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
-
-
-def estimate_eta(
-    durations: Sequence[float],
-    epochs_left: int,
-    *,
-    in_epoch: float = 0.0,
-    batch: int | None = None,
-    batches: int | None = None,
-) -> float | None:
-    """Seconds until the run ends, from the durations of finished epochs.
-
-    Parameters
-    ----------
-    durations : sequence of float
-        Seconds taken by each finished epoch of this run.
-    epochs_left : int
-        Epochs not finished yet, the current one included.
-    in_epoch : float
-        Seconds spent in the current epoch so far.
-    batch, batches : int, optional
-        Progress within the current epoch; used before any epoch has finished.
-
-    Returns
-    -------
-    float or None
-        None when nothing is known yet.
-    """
-    if epochs_left <= 0:
-        return 0.0
-    if durations:
-        per_epoch = sum(durations) / len(durations)
-    elif batch and batches:
-        per_epoch = in_epoch / batch * batches
-    else:
-        return None
-    return max(0.0, epochs_left * per_epoch - in_epoch)
 
 
 class ProgressLine:
@@ -104,8 +61,9 @@ class ProgressLine:
         self.tty = bool(getattr(self.stream, "isatty", lambda: False)())
         self.last_snapshot: str | None = None
         self._open = False  # a \r line is on screen
-        self._epoch_start: float | None = None
-        self._durations: list[float] = []
+        # Epoch timing and ETA, as the Training dock computes them: one tracker per
+        # stage, since a top-down model's detector trains with epochs of its own.
+        self._trackers: dict[str, TrainingProgress] = {}
         self._loss = ""
 
     def _line(self, text: str) -> None:
@@ -121,37 +79,34 @@ class ProgressLine:
             self.stream.flush()
             self._open = True
 
+    def _track(self, event: JobEvent) -> TrainingProgress:
+        tracker = self._trackers.setdefault(event.stage or "pose", TrainingProgress())
+        tracker.feed(replace(event, stage=""))  # the tracker times pose-model events only
+        return tracker
+
     def __call__(self, event: JobEvent) -> None:
         """Show one event."""
         if event.kind == "progress" and event.stage == "subset":
-            self._durations, self._epoch_start, self._loss = [], None, ""
+            self._trackers, self._loss = {}, ""
             self._line(f"== {event.message}")
         elif event.kind == "progress" and event.total and event.epoch is not None and event.stage:
-            if self._epoch_start is None:
-                self._epoch_start = event.timestamp
-            in_epoch = event.timestamp - self._epoch_start
-            left = (event.epochs or event.epoch) - event.epoch + 1
-            eta = estimate_eta(
-                self._durations, left, in_epoch=in_epoch, batch=event.step, batches=event.total
-            )
+            eta = self._track(event).eta()
             self._status(
                 f"epoch {event.epoch}/{event.epochs} batch {event.step}/{event.total}"
-                f"{self._loss}  ETA {format_seconds(eta)}"
+                f"{self._loss}  ETA {format_duration(eta)}"
             )
         elif event.kind == "progress":
             if event.stage:  # start of a training run: the first epoch starts now
-                self._epoch_start = event.timestamp
+                self._track(event)
             if event.message:
                 self._line(event.message)
         elif event.kind == "epoch":
-            if self._epoch_start is not None:
-                self._durations.append(event.timestamp - self._epoch_start)
-            self._epoch_start = event.timestamp
+            tracker = self._track(event)
             self._loss = f"  loss {event.loss:.5f}" if event.loss is not None else ""
-            left = (event.epochs or 0) - (event.epoch or 0)
-            eta = estimate_eta(self._durations, left)
-            per_epoch = self._durations[-1] if self._durations else math.nan
-            self._line(f"{event.describe()}  ({per_epoch:.1f} s/epoch, ETA {format_seconds(eta)})")
+            per_epoch = tracker.durations[-1] if tracker.durations else math.nan
+            self._line(
+                f"{event.describe()}  ({per_epoch:.1f} s/epoch, ETA {format_duration(tracker.eta())})"
+            )
         elif event.kind == "snapshot":
             self.last_snapshot = event.snapshot
         elif event.kind == "log" and event.message:

@@ -28,11 +28,9 @@ def test_manifest_lists_each_dock_once() -> None:
 @pytest.mark.parametrize("name", DOCKS)
 def test_dock_opens_in_a_viewer(make_napari_viewer, name: str, monkeypatch) -> None:
     # The Training and Inference docks probe torch in a child at start: not needed here.
-    from napari_dlc_workbench._qt import _inference_jobs, training_widget
+    from napari_dlc_workbench._qt import _devices
 
-    probed = [([("cpu", "cpu")], "torch: not probed")]
-    monkeypatch.setattr(training_widget, "_DEVICES", probed)
-    monkeypatch.setattr(_inference_jobs, "_DEVICES", list(probed))
+    monkeypatch.setattr(_devices, "_PROBED", [([("cpu", "cpu")], "torch: not probed")])
     viewer = make_napari_viewer()
     dock, widget = viewer.window.add_plugin_dock_widget("napari-dlc-workbench", name)
     assert dock.isVisible() or not viewer.window._qt_window.isVisible()

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
-from napari_dlc_workbench._qt import training_widget
+from napari_dlc_workbench._qt import _devices, training_widget
 from napari_dlc_workbench._qt.outliers_widget import OutliersWidget
 from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.io.images import frame_image_name
@@ -140,7 +140,7 @@ def test_review_correct_export_and_reopen(make_napari_viewer, qtbot, outlier_pro
     assert session.states(later)[:2] == ["moved", "deleted"]
     np.testing.assert_allclose(session.points(later)[0], [40.0, 30.0])
 
-    monkeypatch.setattr(training_widget, "_DEVICES", [([("CPU", "cpu")], "torch: not probed")])
+    monkeypatch.setattr(_devices, "_PROBED", [([("CPU", "cpu")], "torch: not probed")])
     training = dock.retrain()
     assert isinstance(training, training_widget.TrainingWidget)
     assert training.config_edit.text() == str(config)

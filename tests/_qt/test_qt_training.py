@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from qtpy.QtCore import QTimer
 
-from napari_dlc_workbench._qt import training_widget
+from napari_dlc_workbench._qt import _devices, training_widget
 from napari_dlc_workbench._qt.training_widget import TrainingWidget
 from napari_dlc_workbench.dlc.runner import Job
 from napari_dlc_workbench.dlc.training import last_snapshot, read_learning_stats
@@ -146,7 +146,7 @@ def test_a_broken_config_is_reported_and_nothing_starts(
 @pytest.fixture
 def no_probe(monkeypatch: pytest.MonkeyPatch) -> None:
     """Docks of tests that run no DLC skip doctor's probe (a child importing torch)."""
-    monkeypatch.setattr(training_widget, "_DEVICES", [([("cpu", "cpu")], "not probed")])
+    monkeypatch.setattr(_devices, "_PROBED", [([("cpu", "cpu")], "not probed")])
 
 
 class ScriptedHandle:

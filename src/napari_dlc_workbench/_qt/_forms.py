@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from qtpy import QtWidgets as qw
 
-__all__ = ["browse", "buttons", "check", "fill_form", "note", "row", "spin"]
+__all__ = ["browse", "buttons", "check", "fill_form", "note", "pick_config", "row", "spin"]
 
 
 def spin(lo: float, hi: float, value: float, step: float, decimals: int = 0) -> Any:
@@ -64,3 +65,24 @@ def browse(slot: Any) -> qw.QPushButton:
     button.setMaximumWidth(32)
     button.clicked.connect(slot)
     return button
+
+
+def pick_config(parent: qw.QWidget, start: str = "") -> Path | None:
+    """Ask for a DLC project's ``config.yaml`` with a file dialog.
+
+    Parameters
+    ----------
+    parent : QWidget
+        The dock asking.
+    start : str
+        Where the dialog opens: a folder, or a file to preselect (the current config).
+
+    Returns
+    -------
+    Path or None
+        The chosen file, or None when the dialog was cancelled.
+    """
+    path, _ = qw.QFileDialog.getOpenFileName(
+        parent, "DLC project config", start, "config.yaml (config.yaml config.yml)"
+    )
+    return Path(path) if path else None

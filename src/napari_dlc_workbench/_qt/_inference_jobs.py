@@ -9,14 +9,12 @@ again by superqt, hence the wrapper).
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from collections.abc import Callable, Iterator
 from typing import Any
 
 from qtpy.QtCore import QObject, Signal
 
-from napari_dlc_workbench._qt.training_widget import probe_devices
 from napari_dlc_workbench.dlc import runner
 from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.process.inference_plan import InferencePlan
@@ -26,13 +24,11 @@ __all__ = [
     "Relay",
     "follow",
     "guarded",
-    "probe_devices_once",
     "run_batch",
     "start_worker",
     "stop",
 ]
 
-_DEVICES: list[Any] = []
 _WORKERS: set[Any] = set()
 
 
@@ -115,26 +111,6 @@ def start_worker(func: Callable[..., Any], *args: Any, **connections: Callable[.
         getattr(worker, name).connect(slot)
     worker.start()
     return worker
-
-
-def probe_devices_once(slot: Callable[[Any], None]) -> None:
-    """Call ``slot`` with doctor's device choices, probed once per session in the background.
-
-    ``slot`` gets ``(choices, text)`` as :func:`..training_widget.probe_devices`
-    returns it, or the :class:`Failure` that stopped the probe.
-    """
-    if _DEVICES:  # torch's devices do not come and go during a session
-        slot(_DEVICES[0])
-        return
-
-    def remember(result: Any) -> None:
-        if not isinstance(result, Failure):
-            _DEVICES[:] = [result]
-        # The dock may have been closed during the probe (seconds: it imports torch).
-        with contextlib.suppress(RuntimeError):
-            slot(result)
-
-    start_worker(guarded, probe_devices, returned=remember)
 
 
 def stop(handles: list[runner.JobHandle], cancel: threading.Event, *_: Any) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import Qt
 
-from napari_dlc_workbench._qt._forms import browse, buttons, check, row, spin
+from napari_dlc_workbench._qt._forms import browse, buttons, check, pick_config, row, spin
 from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.dlc.runner import GUI_NICE, Job, JobHandle, start
 from napari_dlc_workbench.io import evaluation_files as ef
@@ -133,8 +133,7 @@ class EvaluationWidget(qw.QWidget):
                 return
 
     def _browse(self) -> None:
-        path = qw.QFileDialog.getOpenFileName(self, "config.yaml", "", "config.yaml (*.yaml)")[0]
-        if path:
+        if path := pick_config(self, self.config_edit.text()):
             self.set_config(path)
 
     def set_config(self, path: str | Path) -> None:

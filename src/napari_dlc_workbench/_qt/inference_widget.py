@@ -21,8 +21,9 @@ from typing import Any
 from qtpy import QtWidgets as qw
 
 from napari_dlc_workbench._cli_analyze import collect_videos
+from napari_dlc_workbench._qt import _devices
 from napari_dlc_workbench._qt import _inference_jobs as jobs
-from napari_dlc_workbench._qt._forms import browse, buttons, check, row, spin
+from napari_dlc_workbench._qt._forms import browse, buttons, check, pick_config, row, spin
 from napari_dlc_workbench._qt.inference_panel import InferencePanel
 from napari_dlc_workbench._qt.video_predictions import (
     layers_of,
@@ -78,7 +79,7 @@ class InferenceWidget(qw.QWidget):
         napari_viewer.layers.events.inserted.connect(self._on_inserted)
         for layer in list(napari_viewer.layers):
             self._on_inserted(layer)
-        jobs.probe_devices_once(self._on_probe)
+        _devices.probe_devices_once(self._on_probe)
         self._update_buttons()
 
     # -- layout --------------------------------------------------------------------------
@@ -87,7 +88,7 @@ class InferenceWidget(qw.QWidget):
         self.shuffle_box, self.snapshot_box = spin(1, 999, 1, 1), qw.QComboBox()
         self.batch_box = spin(1, 1024, 8, 1)
         self.device_box, self.device_label = qw.QComboBox(), qw.QLabel("checking devices…")
-        self._set_devices(device_choices(None))
+        _devices.set_choices(self.device_box, device_choices(None))
         self.filter_box, self.window_box = check("median filter", False), spin(3, 99, 5, 2)
         self.window_box.setToolTip("window in frames (odd); writes <...>_filtered.h5 too")
         self.csv_box = check("save as CSV too", False)
@@ -137,19 +138,8 @@ class InferenceWidget(qw.QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.load_button.clicked.connect(lambda: self.show_selected())
 
-    def _set_devices(self, choices: list[tuple[str, str]]) -> None:
-        current = self.device_box.currentData()
-        self.device_box.clear()
-        for label, value in choices:
-            self.device_box.addItem(label, value)
-        self.device_box.setCurrentIndex(max(self.device_box.findData(current), 0))
-
     def _on_probe(self, result: Any) -> None:
-        if isinstance(result, jobs.Failure):
-            self.device_label.setText(f"doctor could not probe torch: {result}")
-            return
-        self._set_devices(result[0])
-        self.device_label.setText(f"doctor: {result[1]}")
+        _devices.show_probe(self.device_box, self.device_label, result)
 
     # -- project and videos --------------------------------------------------------------
     def _on_inserted(self, event: Any) -> None:
@@ -168,10 +158,7 @@ class InferenceWidget(qw.QWidget):
 
     def browse_config(self) -> None:
         """Pick a project's ``config.yaml`` with a file dialog."""
-        path, _ = qw.QFileDialog.getOpenFileName(
-            self, "DLC project config", "", "config.yaml (config.yaml config.yml)"
-        )
-        if path:
+        if path := pick_config(self, self.config_edit.text()):
             self.set_config(path)
 
     def set_config(self, path: str | Path) -> bool:

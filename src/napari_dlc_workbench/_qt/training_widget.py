@@ -12,14 +12,14 @@ computes (jobs to run, the curve, the ETA) is in :mod:`..process.training_sessio
 from __future__ import annotations
 
 import functools
-import sys
 from pathlib import Path
 from typing import Any
 
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import QEvent, Qt
 
-from napari_dlc_workbench._qt._forms import browse, buttons, row, spin
+from napari_dlc_workbench._qt import _devices
+from napari_dlc_workbench._qt._forms import browse, buttons, pick_config, row, spin
 from napari_dlc_workbench._qt._plot import LearningCurvePlot
 from napari_dlc_workbench._qt.training_status import TrainingStatusPanel
 from napari_dlc_workbench.dlc import runner
@@ -29,7 +29,7 @@ from napari_dlc_workbench.io.config import ConfigError, load_config
 from napari_dlc_workbench.model.jobs import JobEvent
 from napari_dlc_workbench.process import training_session as ts
 
-__all__ = ["WEIGHTS_HELP", "WEIGHTS_NOTE", "TrainingWidget", "probe_devices"]
+__all__ = ["WEIGHTS_HELP", "WEIGHTS_NOTE", "TrainingWidget"]
 
 WEIGHTS_HELP = (
     "auto: DLC's pretrained backbone weights if they are on this computer, else random "
@@ -44,32 +44,6 @@ WEIGHTS_NOTE = (
 )
 
 
-def probe_devices(timeout: float = 120.0) -> tuple[list[tuple[str, str]], str]:
-    """Ask doctor's probe (a child interpreter) which devices torch can use.
-
-    Blocks for seconds (it imports torch in the child): call it off the GUI thread.
-
-    Returns
-    -------
-    tuple
-        ``(label, device)`` choices and doctor's one-line verdict on torch and CUDA.
-    """
-    from napari_dlc_workbench._doctor_child import run_probe
-    from napari_dlc_workbench.doctor import checks_from_probe
-
-    probe = run_probe(
-        sys.executable, timeout, ("torch", "cuda"), {"torch": "torch", "cuda": "torch"}
-    )
-    checks = {check.name: check for check in checks_from_probe(probe)}
-    text = "; ".join(
-        f"{name}: {checks[name].detail}" + (f" ({checks[name].fix})" if checks[name].fix else "")
-        for name in ("torch", "cuda")
-    )
-    return ts.device_choices(probe.get("cuda")), text
-
-
-_DEVICES: list[tuple[list[tuple[str, str]], str]] = []
-_PROBING: list[Any] = []
 _WORKERS: set[Any] = set()
 
 
@@ -127,7 +101,7 @@ class TrainingWidget(qw.QWidget):
         napari_viewer.layers.events.inserted.connect(self._on_inserted)
         for layer in list(napari_viewer.layers):
             self._on_inserted(layer)
-        self._probe_devices()
+        _devices.probe_devices_once(self._on_probe)
         self._update_buttons()
 
     # -- layout --------------------------------------------------------------------------
@@ -144,7 +118,7 @@ class TrainingWidget(qw.QWidget):
         self.save_box, self.eval_box = spin(1, 100000, 25, 5), spin(1, 100000, 1, 1)
         self.eval_box.setToolTip("test images are evaluated every N epochs (RMSE points)")
         self.device_box, self.device_label = qw.QComboBox(), qw.QLabel(self.device_text)
-        self._set_devices(ts.device_choices(None))
+        _devices.set_choices(self.device_box, ts.device_choices(None))
         self.weights_box = qw.QComboBox()
         self.weights_box.addItem("auto", "auto")
         self.weights_box.addItem("random", "random")
@@ -192,34 +166,8 @@ class TrainingWidget(qw.QWidget):
         self.cancel_button.clicked.connect(self.cancel)
         self.resume_button.clicked.connect(self.resume)
 
-    def _set_devices(self, choices: list[tuple[str, str]]) -> None:
-        current = self.device_box.currentData()
-        self.device_box.clear()
-        for label, value in choices:
-            self.device_box.addItem(label, value)
-        index = self.device_box.findData(current)
-        self.device_box.setCurrentIndex(max(index, 0))
-
-    def _probe_devices(self) -> None:
-        from napari.qt.threading import create_worker
-
-        if _DEVICES:  # probed once per session: torch's devices do not come and go
-            self._on_probe(_DEVICES[0])
-            return
-        starting = not _PROBING  # one probe at a time, however many docks open meanwhile
-        if starting:
-            worker = _keep(create_worker(probe_devices, _start_thread=False))
-            worker.returned.connect(_DEVICES.append)
-            worker.finished.connect(_PROBING.clear)
-            _PROBING.append(worker)
-        _PROBING[0].returned.connect(self._on_probe)
-        if starting:
-            _PROBING[0].start()
-
-    def _on_probe(self, result: tuple[list[tuple[str, str]], str]) -> None:
-        choices, self.device_text = result
-        self._set_devices(choices)
-        self.device_label.setText(f"doctor: {self.device_text}")
+    def _on_probe(self, result: Any) -> None:
+        self.device_text = _devices.show_probe(self.device_box, self.device_label, result)
 
     # -- project -------------------------------------------------------------------------
     def _on_inserted(self, event: Any) -> None:
@@ -229,10 +177,7 @@ class TrainingWidget(qw.QWidget):
 
     def browse_config(self) -> None:
         """Pick a project's ``config.yaml`` with a file dialog."""
-        path, _ = qw.QFileDialog.getOpenFileName(
-            self, "DLC project config", "", "config.yaml (config.yaml config.yml)"
-        )
-        if path:
+        if path := pick_config(self, self.config_edit.text()):
             self.set_config(path)
 
     def set_config(self, path: str | Path) -> bool:
