@@ -11,8 +11,8 @@ import pytest
 from napari_dlc_workbench.io.labels import LabelsError
 from napari_dlc_workbench.io.predictions import read_predictions
 from napari_dlc_workbench.napari_io.layers import bodypart_colors
+from napari_dlc_workbench.napari_io.prediction_layer_types import make_tracks_layer
 from napari_dlc_workbench.napari_io.predictions_layers import (
-    make_tracks_layer,
     prediction_layers,
     prediction_points,
     prediction_tracks,

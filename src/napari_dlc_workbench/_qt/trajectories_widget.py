@@ -26,9 +26,9 @@ from napari_dlc_workbench.io.labels import LabelsError
 from napari_dlc_workbench.io.predictions import read_predictions
 from napari_dlc_workbench.model.keypoints import KeypointTable
 from napari_dlc_workbench.napari_io.layers import WORKBENCH_KEY
+from napari_dlc_workbench.napari_io.prediction_layer_types import make_prediction_layers
 from napari_dlc_workbench.napari_io.predictions_layers import (
     DEFAULT_TAIL_LENGTH,
-    make_tracks_layer,
     prediction_layers,
     prediction_points,
     shown_mask,
@@ -378,8 +378,6 @@ class TrajectoriesWidget(qw.QWidget):
             )
         if not path:
             return False
-        from napari.layers import Layer
-
         try:
             preds = read_predictions(path)
             project = find_project(path, levels=2)
@@ -394,8 +392,7 @@ class TrajectoriesWidget(qw.QWidget):
         except (LabelsError, ValueError, OSError) as exc:
             self._say(str(exc), error=True)
             return False
-        points = Layer.create(*layers[0])
-        tracks = make_tracks_layer(*layers[1][:2]) if len(layers) > 1 else None
+        points, tracks = (*make_prediction_layers(layers), None)[:2]
         self._adding = True  # the dock takes the pair once both are in
         try:
             if tracks is not None:

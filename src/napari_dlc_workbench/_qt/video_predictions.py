@@ -47,14 +47,14 @@ def layers_of(viewer: Any, h5: Path) -> list[Any]:
 
 
 def _make_layers(h5: Path, n_frames: int | None, video: Path) -> list[Any]:
-    from napari.layers import Layer
+    from napari_dlc_workbench.napari_io.prediction_layer_types import make_prediction_layers
 
     preds = read_predictions(h5)
     project = find_project(h5, levels=2)
     data = prediction_layers(preds, project, n_video_frames=n_frames, video=video)
     # Layers hold no Qt object until added: building them here spares the GUI thread
     # (a Tracks layer of a long video indexes every vertex).
-    return [Layer.create(values, kwargs, kind) for values, kwargs, kind in data]
+    return make_prediction_layers(data)
 
 
 def _add(viewer: Any, video: Path, h5: Path, report: Callable[[str], None], made: Any) -> None:

@@ -47,7 +47,6 @@ __all__ = [
     "DEFAULT_PCUTOFF",
     "DEFAULT_TAIL_LENGTH",
     "keypoint_order",
-    "make_tracks_layer",
     "prediction_layers",
     "prediction_points",
     "prediction_tracks",
@@ -284,41 +283,6 @@ def prediction_tracks(
         "metadata": {WORKBENCH_KEY: _info(preds, project, keypoints, pcutoff, "prediction_tracks")},
     }
     return data.astype(np.float64).reshape(-1, 4), kwargs, "tracks"
-
-
-def make_tracks_layer(data: np.ndarray, kwargs: Mapping[str, Any]) -> Any:
-    """Build the napari Tracks layer of :func:`prediction_tracks` in one pass.
-
-    ``Tracks(data, ...)`` indexes its data twice (once in its track manager, once
-    more through its ``data`` setter): half a second of 100 000 frames. Building it
-    empty and then setting ``data`` and ``features`` indexes once and gives the same
-    layer. napari's reader path cannot do this; the Trajectories dock does.
-
-    Parameters
-    ----------
-    data, kwargs
-        The first two items of :func:`prediction_tracks`' tuple.
-
-    Returns
-    -------
-    napari.layers.Tracks
-
-    Raises
-    ------
-    ValueError
-        If ``data`` has no vertex (napari cannot show an empty Tracks layer).
-    """
-    from napari.layers import Tracks
-
-    if not len(data):
-        raise ValueError("no reliable frame: napari cannot make an empty Tracks layer")
-
-    rest = {k: v for k, v in kwargs.items() if k not in ("features", "color_by")}
-    layer = Tracks(np.zeros((1, 4)), **rest)
-    layer.data = data
-    layer.features = kwargs["features"]
-    layer.color_by = kwargs["color_by"]
-    return layer
 
 
 def prediction_layers(
