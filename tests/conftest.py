@@ -157,3 +157,26 @@ def tiny_trained_source(
     )
     assert evaluation.kind == "finished", f"{evaluation.message}\n{evaluation.traceback}"
     return {"config": config, "train": train.result, "evaluation": evaluation.result}
+
+
+@pytest.fixture(scope="session")
+def demo_tiny_trained(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole tiny demo (``dlc-workbench demo --size tiny``), run once per session.
+
+    Unlike ``demo_tiny`` it trains and evaluates, analyses clip ``#1`` and runs the
+    correction iteration. Returns the demo folder (``--out``). Read-only: the docks
+    opened on it save only the Outliers dock's queue sidecar, as for a user.
+    """
+    out = tmp_path_factory.mktemp("tiny-demo-trained") / "demo out"  # a space, as users have
+    exe = Path(sys.executable).with_name("dlc-workbench")
+    done = subprocess.run(
+        [exe, "demo", "--size", "tiny", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # What the user saw, for tests of the demo's own messages (outside the demo folder).
+    (out.parent / "demo-stdout.txt").write_text(done.stdout)
+    return out

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -43,11 +45,13 @@ def run_demo(out: Path, *options: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
-    out = tmp_path / "demo out"
-    done = run_demo(out)
-    assert done.returncode == 0, done.stderr
-    assert "[demo] summary:" in done.stdout
+def test_demo_tiny_runs_and_reports(demo_tiny_trained: Path, tmp_path: Path) -> None:
+    out = demo_tiny_trained  # `dlc-workbench demo --size tiny`, run once per session
+    stdout = (out.parent / "demo-stdout.txt").read_text()
+    assert "[demo] summary:" in stdout
+    # The last line tells the user where the report is.
+    report = (out / "report.html").resolve()
+    assert stdout.strip().splitlines()[-1] == f"[demo] report: {report}"
     summary = json.loads((out / "demo-summary.json").read_text())
     steps = {s["step"]: s for s in summary["steps"]}
     split = steps["create training dataset (DeepLabCut)"]
@@ -92,8 +96,49 @@ def test_demo_tiny_runs_and_reports(tmp_path: Path) -> None:
     assert steps["retrain from the previous snapshot (DeepLabCut)"]["epochs"] == 4  # 3 + 1
     after = steps["evaluate after the correction (DeepLabCut)"]
     assert "iteration-1" in after["results_csv"] and after["test_rmse"] is not None
-    # Running again replaces the demo's own output.
+    # A learning curve after the first evaluation: 50 % and 100 % of 16 training frames,
+    # tested on the same 4 held-out frames.
+    curve = steps["learning curve (DeepLabCut)"]
+    assert [p["n_train"] for p in curve["points"]] == [8, 16] and curve["n_test"] == 4
+    assert all(p["test_rmse"] is not None for p in curve["points"])
+    assert Path(curve["plot"]).is_file()
+    # Outlier precision against the generator's ground truth, with the base rate.
+    precision = corrected["precision"]
+    assert precision["n_frames"] == 60 and precision["flagged"] == corrected["flagged"]
+    assert 0 <= precision["base_rate"] <= 1 and 0 <= precision["precision_flagged"] <= 1
+    assert len(corrected["errors"]) == 60
+    assert summary["status"] == "succeeded"
+    # The self-contained report shows every step's figures.
+    page = report.read_text(encoding="utf-8")
+    assert 'src="http' not in page and 'href="http' not in page
+    sources = re.findall(r'<img alt="([^"]*)" src="([^"]*)"', page)
+    assert len(sources) == page.count("<img ")
+    assert sources and all(src.startswith("data:image/png;base64,") for _, src in sources)
+    shown = {alt for alt, _ in sources}
+    assert {
+        "crop and contrast",
+        "training loss",
+        "learning curve",
+        "outlier precision",
+        "test RMSE per bodypart before and after the correction",
+    } <= shown
+    assert "figure unavailable" not in page
+    assert "<h2>Timings</h2>" in page
+    for step in summary["steps"]:
+        assert f"<td>{step['step']}</td>" in page
+    assert "Outlier precision" in page and "base rate" in page
+    shots = steps["screenshots of the docks"]
+    # Taken in a child (under xvfb-run without a display), embedded in the report.
+    assert "skipped" in shots or (
+        shots["screenshots"] and all(Path(n).stem in shown for n in shots["screenshots"])
+    )
+    # Running again replaces the demo's own output (in a copy: the session shares `out`).
+    out = Path(shutil.copytree(out, tmp_path / "demo out"))
     assert run_demo(out, "--epochs", "0").returncode == 0
+    again = json.loads((out / "demo-summary.json").read_text())
+    assert again["status"] == "succeeded"
+    assert [s["step"] for s in again["steps"]][-1] == "create training dataset (DeepLabCut)"
+    assert "crop and contrast" in (out / "report.html").read_text(encoding="utf-8")
     assert not list(out.glob("*/dlc-models-pytorch/*/*/train/snapshot-*.pt"))
 
 
