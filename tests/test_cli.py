@@ -82,3 +82,63 @@ def test_crop_command_and_like(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert main(like) == 0
     assert (tmp_path / "clips" / "DSC_3191_#1.mp4").is_file()
     assert main(["crop", str(first), "--out", str(tmp_path)]) == 2
+
+
+def _fake_child(calls: list[list[str]], returncode: int):
+    def run(command: list[str], check: bool = False) -> subprocess.CompletedProcess[str]:
+        calls.append(list(command))
+        return subprocess.CompletedProcess(command, returncode)
+
+    return run
+
+
+def test_demo_gui_reuses_a_finished_demo_and_opens_napari_in_a_child(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import napari_dlc_workbench.demo as demo
+
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: pytest.fail("the demo ran again"))
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", _fake_child(calls, 3))
+    (tmp_path / "demo-summary.json").write_text('{"status": "succeeded", "steps": []}')
+    assert main(["demo", "--gui", "--out", str(tmp_path)]) == 3  # napari's exit status
+    assert calls == [
+        [sys.executable, "-m", "napari_dlc_workbench._qt.demo_gui", str(tmp_path.resolve())]
+    ]
+
+
+def test_demo_gui_runs_an_unfinished_demo_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import napari_dlc_workbench.demo as demo
+
+    ran: list[tuple[Path, str, int | None, bool]] = []
+    monkeypatch.setattr(
+        demo,
+        "run_demo",
+        lambda out, **kw: ran.append((out, kw["size"], kw["epochs"], kw["screenshots"])),
+    )
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", _fake_child(calls, 0))
+    (tmp_path / "demo-summary.json").write_text('{"status": "failed", "steps": []}')
+    assert main(["demo", "--gui", "--size", "tiny", "--out", str(tmp_path)]) == 0
+    assert ran == [(tmp_path, "tiny", None, True)]
+    assert len(calls) == 1
+    # Without --gui the demo runs and nothing else starts.
+    assert main(["demo", "--out", str(tmp_path), "--no-screenshots"]) == 0
+    assert ran[-1] == (tmp_path, "small", None, False) and len(calls) == 1
+
+
+def test_demo_gui_does_not_open_napari_when_the_demo_fails(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import napari_dlc_workbench.demo as demo
+
+    def fail(*args: object, **kwargs: object) -> None:
+        raise demo.DemoError("demo step 'train' failed: boom")
+
+    monkeypatch.setattr(demo, "run_demo", fail)
+    calls: list[list[str]] = []
+    monkeypatch.setattr(subprocess, "run", _fake_child(calls, 0))
+    assert main(["demo", "--gui", "--out", str(tmp_path / "new")]) == 1
+    assert calls == [] and "boom" in capsys.readouterr().err

@@ -148,15 +148,43 @@ def _extract_frames(args: argparse.Namespace, rest: list[str]) -> int:
     return status
 
 
+DEMO_GUI_MODULE = "napari_dlc_workbench._qt.demo_gui"
+
+
+def _demo_finished(out: Path) -> bool:
+    """Whether ``out`` holds a demo that ran to its end (its summary says so)."""
+    import json
+
+    try:
+        summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("status", "succeeded") == "succeeded"
+
+
 def _demo(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.demo import DemoError, run_demo
 
+    if args.gui and _demo_finished(args.out):
+        print(f"[demo] reusing the finished demo in {args.out}", file=sys.stderr)
+    else:
+        try:
+            run_demo(
+                args.out, size=args.size, epochs=args.epochs, screenshots=not args.no_screenshots
+            )
+        except DemoError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    if not args.gui:
+        return 0
+    # napari runs in its own process: this layer never imports Qt (ARCHITECTURE.md).
+    import subprocess
+
+    command = [sys.executable, "-m", DEMO_GUI_MODULE, str(Path(args.out).resolve())]
     try:
-        run_demo(args.out, size=args.size, epochs=args.epochs)
-    except DemoError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
+        return subprocess.run(command, check=False).returncode
+    except KeyboardInterrupt:  # Ctrl+C in the terminal: napari got it too and closes
+        return 130
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -242,6 +270,17 @@ def build_parser() -> argparse.ArgumentParser:
         "--epochs",
         type=int,
         help="training epochs (default per size: tiny 3, small and full 30); 0 stops before training",
+    )
+    demo.add_argument(
+        "--no-screenshots",
+        action="store_true",
+        help="leave the docks' screenshots out of the report (they need a display or xvfb-run)",
+    )
+    demo.add_argument(
+        "--gui",
+        action="store_true",
+        help="then open napari with the demo loaded into every dock "
+        "(reuses a finished demo in --out instead of running it again)",
     )
     demo.set_defaults(run=_demo)
 

@@ -109,6 +109,18 @@ class ContrastPreview(qw.QGroupBox):
             sample_frames=self.samples_box.value(),
         )
 
+    def set_settings(self, settings: ContrastSettings) -> None:
+        """Set the controls to ``settings`` (an earlier export's, say); the preview follows."""
+        self.method_box.setCurrentText(
+            next(label for label, method in METHODS.items() if method == settings.method)
+        )
+        self.saturated_box.setValue(settings.saturated)
+        self.normalize_box.setChecked(settings.normalize)
+        self.gamma_box.setValue(settings.gamma)
+        self.tiles_box.setValue(settings.tiles)
+        self.clip_box.setValue(settings.clip_limit)
+        self.samples_box.setValue(settings.sample_frames)
+
     def set_linked(self, on: bool) -> None:
         """Turn the contrast off (and the controls) while exports only link the raw video."""
         self._linked = on

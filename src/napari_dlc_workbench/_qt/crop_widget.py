@@ -161,6 +161,10 @@ class CropContrastWidget(qw.QWidget):
         """Return the contrast settings the controls describe."""
         return self.contrast_group.settings()
 
+    def set_settings(self, settings: ContrastSettings) -> None:
+        """Set the contrast controls (e.g. to an earlier export's ``.crops.json`` settings)."""
+        self.contrast_group.set_settings(settings)
+
     def add_roi(self) -> None:
         """Add a rectangle of the fixed size at the centre of the view."""
         self.roi_editor.add_roi()
