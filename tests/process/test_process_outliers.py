@@ -98,8 +98,27 @@ def test_runs_collapse_to_their_worst_frame_and_the_quota_keeps_the_best() -> No
     assert rows[0].run == (10, 12) and rows[1].run == (50, 50)
     assert rows[0].reasons["likelihood"] == pytest.approx(1 / 0.4)
     assert [r.frame for r in rank_frames(scores, quota=2)] == [11, 50]
-    wide = score_table(_table(data), OutlierSettings(kinds=("likelihood",), merge_gap=40))
-    assert [r.run for r in rank_frames(wide)] == [(10, 80)]
+    wide = OutlierSettings(kinds=("likelihood",), merge_gap=40, max_run=100)
+    assert [r.run for r in rank_frames(score_table(_table(data), wide))] == [(10, 80)]
+
+
+def test_a_long_run_is_cut_into_pieces_each_with_its_worst_frame() -> None:
+    data = np.zeros((100, 4, 3))
+    data[..., 0] = np.arange(100)[:, None] * 0.1
+    data[..., 2] = 0.99
+    data[30:55, 2, 2] = 0.5  # the prey unsure for 25 frames
+    data[[33, 47, 52], 2, 2] = 0.1  # and worst once in each piece of 10
+    scores = score_table(_table(data), OutlierSettings(kinds=("likelihood",), max_run=10))
+    rows = rank_frames(scores)
+    assert sorted((r.frame, r.run) for r in rows) == [
+        (33, (30, 39)),
+        (47, (40, 49)),
+        (52, (50, 54)),
+    ]
+    one = score_table(_table(data), OutlierSettings(kinds=("likelihood",), max_run=25))
+    assert [(r.frame, r.run) for r in rank_frames(one)] == [(33, (30, 54))]
+    with pytest.raises(ValueError, match="max_run"):
+        OutlierSettings(max_run=0)
 
 
 def test_smoothers_follow_genuine_motion_and_reject_a_glitch() -> None:

@@ -85,6 +85,10 @@ class OutlierSettings:
         threshold; 0 ranks every frame).
     merge_gap : int
         Flagged frames at most this far apart form one run, shown as its worst frame.
+    max_run : int
+        A run spanning more frames than this is cut into pieces this long, each shown
+        as its worst frame: a long stretch the network gets wrong needs several
+        corrected frames, not one.
     """
 
     kinds: tuple[str, ...] = SCORE_KINDS
@@ -100,6 +104,7 @@ class OutlierSettings:
     cap: float = 4.0
     threshold: float = 1.0
     merge_gap: int = 1
+    max_run: int = 10
 
     def __post_init__(self) -> None:
         unknown = set(self.kinds) - set(SCORE_KINDS)
@@ -109,6 +114,8 @@ class OutlierSettings:
             raise ValueError(f"smoother must be 'median' or 'savgol', not {self.smoother!r}")
         if self.window < 3 or self.window % 2 == 0:
             raise ValueError(f"smoother window must be odd and at least 3, not {self.window}")
+        if self.max_run < 1:
+            raise ValueError(f"max_run must be at least 1 frame, not {self.max_run}")
         if not 0 < self.p_bound < 1:
             raise ValueError(f"p_bound must lie between 0 and 1, not {self.p_bound}")
         for name in ("epsilon", "residual_px", "shape_z", "shape_min_px", "disagreement_px"):

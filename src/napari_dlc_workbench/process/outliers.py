@@ -11,7 +11,9 @@ turns them into a ranked :class:`~napari_dlc_workbench.model.outliers.OutlierQue
    (4.0): a frame wrong in several ways outranks one wrong in one way, and one absurd
    value cannot dominate;
 4. flagged frames at most ``settings.merge_gap`` apart form a run, shown once, as its
-   worst frame (a glitch flags its own frame and the next one's jump back);
+   worst frame (a glitch flags its own frame and the next one's jump back); a run longer
+   than ``settings.max_run`` frames is cut into pieces that long, each shown once (a long
+   stretch of wrong predictions needs several corrected frames);
 5. the best ``quota`` rows are kept (DLC's ``numframes2pick`` per video), optionally
    chosen for variety: k-means on downsampled frames among the best ``3 × quota``, as
    DLC's ``extractionalgorithm="kmeans"`` does among its outliers.
@@ -91,7 +93,12 @@ def rank_frames(scores: OutlierScores, quota: int | None = None) -> list[QueueRo
     if not len(flagged):
         return []
     frames = scores.frames[flagged]
-    run_id = np.concatenate([[0], np.cumsum(np.diff(frames) > s.merge_gap)])
+    gap_run = np.concatenate([[0], np.cumsum(np.diff(frames) > s.merge_gap)])
+    # Long runs are cut into pieces of max_run frames, counted from the run's first frame.
+    first_frame = frames[np.searchsorted(gap_run, gap_run)]
+    piece = (frames - first_frame) // s.max_run
+    new_run = np.concatenate([[False], (np.diff(gap_run) != 0) | (np.diff(piece) != 0)])
+    run_id = np.cumsum(new_run)
     # Within each run, highest score first (earliest frame on ties): its first is the worst.
     order = np.lexsort((frames, -combined[flagged], run_id))
     first = np.concatenate([[True], np.diff(run_id[order]) != 0])
