@@ -103,6 +103,12 @@ def test_existing_results_are_loaded_and_frames_shown_worst_first(make_napari_vi
     assert view.images[5].name in dock.descriptions[5]
     viewer.dims.set_current_step(0, 2)
     assert dock.frames_list.currentRow() == 2
+    for layer in layers:
+        layer.visible = False
+    viewer.dims.set_current_step(0, 3)
+    assert not viewer.text_overlay.visible  # it describes the evaluation images only
+    for layer in layers:
+        layer.visible = True
 
     assert len(dock.show_frames()) == 4
     assert len(viewer.layers) == 5  # the config layer and one set of evaluation layers

@@ -368,8 +368,9 @@ class EvaluationWidget(qw.QWidget):
         if not self.descriptions:
             return
         frame = int(self.viewer.dims.current_step[0])
+        # Only while an evaluation layer is visible: the overlay belongs to its images.
         shown = any(
-            (la.metadata.get("workbench") or {}).get("kind") == glue.EVALUATION_KIND
+            la.visible and (la.metadata.get("workbench") or {}).get("kind") == glue.EVALUATION_KIND
             for la in self.viewer.layers
         )
         overlay = self.viewer.text_overlay
