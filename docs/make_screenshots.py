@@ -15,7 +15,6 @@ Exits with the screenshots' status (0: every PNG written).
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import shutil
 import subprocess
@@ -52,15 +51,6 @@ def ensure_display() -> None:
     os.execve(xvfb, [*command, *sys.argv[1:]], env)
 
 
-def finished_demo(folder: Path) -> bool:
-    """Whether ``folder`` holds a demo that ran to its end."""
-    try:
-        summary = json.loads((folder / "demo-summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and summary.get("status", "succeeded") == "succeeded"
-
-
 def run_demo(folder: Path, size: str) -> None:
     """Run the demo into ``folder`` (its own screenshots are made below, not there)."""
     from napari_dlc_workbench.demo import DemoError
@@ -80,10 +70,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="+", help="only these docks (e.g. outliers training)")
     args = parser.parse_args(argv)
     ensure_display()
+    from napari_dlc_workbench.demo import demo_finished
+
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="dlc-workbench-screenshots-") as tmp:
         demo = (args.demo or Path(tmp) / "demo").resolve()
-        if finished_demo(demo):
+        if demo_finished(demo):
             print(f"reusing the finished demo in {demo}", flush=True)
         else:
             print(f"running the {args.size} demo into {demo} (minutes)...", flush=True)

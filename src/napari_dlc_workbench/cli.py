@@ -151,21 +151,10 @@ def _extract_frames(args: argparse.Namespace, rest: list[str]) -> int:
 DEMO_GUI_MODULE = "napari_dlc_workbench._qt.demo_gui"
 
 
-def _demo_finished(out: Path) -> bool:
-    """Whether ``out`` holds a demo that ran to its end (its summary says so)."""
-    import json
-
-    try:
-        summary = json.loads((out / "demo-summary.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return False
-    return isinstance(summary, dict) and summary.get("status", "succeeded") == "succeeded"
-
-
 def _demo(args: argparse.Namespace, rest: list[str]) -> int:
-    from napari_dlc_workbench.demo import DemoError, run_demo
+    from napari_dlc_workbench.demo import DemoError, demo_finished, run_demo
 
-    if args.gui and _demo_finished(args.out):
+    if args.gui and demo_finished(args.out):
         print(f"[demo] reusing the finished demo in {args.out}", file=sys.stderr)
     else:
         try:

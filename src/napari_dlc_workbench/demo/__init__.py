@@ -24,7 +24,7 @@ Modules: :mod:`.core` (sizes, step recorder, jobs), :mod:`.run` (the steps),
 :mod:`.screenshots` (the Qt child), :mod:`.figures` and :mod:`.report` (the page).
 """
 
-from napari_dlc_workbench.demo.core import DEMO_SIZES, DemoError, uniform_frames
+from napari_dlc_workbench.demo.core import DEMO_SIZES, DemoError, demo_finished, uniform_frames
 from napari_dlc_workbench.demo.report import REPORT, render_report, write_report
 from napari_dlc_workbench.demo.run import run_demo
 from napari_dlc_workbench.demo.screenshots import take_screenshots
@@ -33,6 +33,7 @@ __all__ = [
     "DEMO_SIZES",
     "REPORT",
     "DemoError",
+    "demo_finished",
     "render_report",
     "run_demo",
     "take_screenshots",

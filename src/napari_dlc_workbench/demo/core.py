@@ -17,6 +17,7 @@ import numpy as np
 from napari_dlc_workbench.model.jobs import JobEvent
 
 __all__ = [
+    "demo_finished",
     "CONTRAST",
     "DEMO_CORRECTIONS",
     "DEMO_SIZES",
@@ -190,6 +191,15 @@ def prepare_output(out: Path) -> None:
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
     (out / MARKER).write_text("made by dlc-workbench demo; deleted when the demo runs again\n")
+
+
+def demo_finished(folder: str | Path) -> bool:
+    """Whether ``folder`` holds a demo that ran to its end (its summary says it succeeded)."""
+    try:
+        summary = json.loads((Path(folder) / SUMMARY).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(summary, dict) and summary.get("status", "succeeded") == "succeeded"
 
 
 def uniform_frames(n_frames: int, n_pick: int) -> list[int]:

@@ -206,7 +206,8 @@ def _correction(steps: Mapping[str, dict]) -> str:
     corrected = outliers.get("corrected") or []
     parts.append(
         f"<p>The outlier queue of the analysed clip holds {esc(outliers.get('flagged'))} "
-        "frames (the worst of each run of consecutive flagged frames; reasons: {esc(', '.join(outliers.get('reasons') or []))}); the top "
+        "frames (the worst of each run of consecutive flagged frames, runs cut every 10 "
+        f"frames; reasons: {esc(', '.join(outliers.get('reasons') or []))}); the top "
         f"{len(corrected)} not already labelled were corrected from ground truth and exported "
         f"as iteration {esc((outliers.get('iteration') or [None, None])[-1])}.</p>"
     )
