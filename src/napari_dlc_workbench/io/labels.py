@@ -11,7 +11,7 @@ never carry a likelihood column: DLC's training-set creation breaks on one.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +29,7 @@ __all__ = [
     "LabelsError",
     "check_against_config",
     "dropped_points",
+    "keypoint_differences",
     "labels_paths",
     "read_hdf_frame",
     "read_labels",
@@ -264,19 +265,37 @@ def check_against_config(
             f"labels are {kinds[not table.multianimal]} but the project is "
             f"{kinds[not multianimal]}",
         )
-    have = set(table.keypoints)
-    want = set(expected)
-    if have != want:
+    if problems := keypoint_differences(table.keypoints, expected):
+        raise LabelsError(path, f"bodyparts do not match the config ({problems})")
 
-        def name(pairs: set[tuple[str, str]]) -> str:
-            return ", ".join(sorted(f"{i}/{b}" if i else b for i, b in pairs))
 
-        problems = []
-        if want - have:
-            problems.append(f"missing {name(want - have)}")
-        if have - want:
-            problems.append(f"not in config.yaml: {name(have - want)}")
-        raise LabelsError(path, "bodyparts do not match the config (" + "; ".join(problems) + ")")
+def keypoint_differences(have: Iterable[tuple[str, str]], want: Iterable[tuple[str, str]]) -> str:
+    """Say which ``(individual, bodypart)`` keypoints differ; ``""`` when none do.
+
+    Parameters
+    ----------
+    have : iterable of (str, str)
+        The file's keypoints.
+    want : iterable of (str, str)
+        The config's keypoints.
+
+    Returns
+    -------
+    str
+        ``"missing a, b; not in config.yaml: c"`` (``individual/bodypart`` for
+        multi-animal keypoints), or ``""``.
+    """
+    have, want = set(have), set(want)
+
+    def names(pairs: set[tuple[str, str]]) -> str:
+        return ", ".join(sorted(f"{i}/{b}" if i else b for i, b in pairs))
+
+    problems = []
+    if want - have:
+        problems.append(f"missing {names(want - have)}")
+    if have - want:
+        problems.append(f"not in config.yaml: {names(have - want)}")
+    return "; ".join(problems)
 
 
 def dropped_points(df: pd.DataFrame, existing: str | os.PathLike[str]) -> list[str]:

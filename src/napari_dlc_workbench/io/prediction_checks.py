@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from napari_dlc_workbench.io.labels import LabelsError
+from napari_dlc_workbench.io.labels import LabelsError, keypoint_differences
 from napari_dlc_workbench.io.predictions import Predictions
 from napari_dlc_workbench.model.project import Project
 
@@ -37,22 +37,10 @@ def check_keypoints(preds: Predictions, project: Project) -> None:
             f"predictions are {kinds[not table.multianimal]} but the project "
             f"{project.config_path} is {kinds[not project.multianimal]}",
         )
-    have, want = set(table.keypoints), set(project.keypoints)
-    if have == want:
-        return
-
-    def names(pairs: set[tuple[str, str]]) -> str:
-        return ", ".join(sorted(f"{i}/{b}" if i else b for i, b in pairs))
-
-    problems = []
-    if want - have:
-        problems.append(f"missing {names(want - have)}")
-    if have - want:
-        problems.append(f"not in config.yaml: {names(have - want)}")
-    raise LabelsError(
-        preds.path,
-        f"bodyparts do not match the project {project.config_path} (" + "; ".join(problems) + ")",
-    )
+    if problems := keypoint_differences(table.keypoints, project.keypoints):
+        raise LabelsError(
+            preds.path, f"bodyparts do not match the project {project.config_path} ({problems})"
+        )
 
 
 def check_frame_count(

@@ -40,6 +40,7 @@ from napari_dlc_workbench.io.images import frame_image_name
 from napari_dlc_workbench.io.labels import (
     DLC_HDF_KEY,
     check_against_config,
+    keypoint_differences,
     labels_paths,
     read_labels,
 )
@@ -137,19 +138,10 @@ class _Plan:
 
 
 def _keypoint_problem(table: KeypointTable, project: Project, what: str) -> str | None:
-    have, want = set(table.keypoints), set(project.keypoints)
-    if have == want and table.multianimal == project.multianimal:
+    problems = keypoint_differences(table.keypoints, project.keypoints)
+    if not problems and table.multianimal == project.multianimal:
         return None
-
-    def names(pairs: set[tuple[str, str]]) -> str:
-        return ", ".join(sorted(f"{i}/{b}" if i else b for i, b in pairs))
-
-    parts = []
-    if want - have:
-        parts.append(f"missing {names(want - have)}")
-    if have - want:
-        parts.append(f"not in config.yaml: {names(have - want)}")
-    return f"{what}: bodyparts do not match the config ({'; '.join(parts) or 'layout differs'})"
+    return f"{what}: bodyparts do not match the config ({problems or 'layout differs'})"
 
 
 def _reordered(table: KeypointTable, keypoints: list[tuple[str, str]]) -> np.ndarray:
