@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -107,8 +108,9 @@ def test_demo_gui_reuses_a_finished_demo_and_opens_napari_in_a_child(
     ]
 
 
+@pytest.mark.parametrize("status", ["failed", "stopped before training", "running"])
 def test_demo_gui_runs_an_unfinished_demo_first(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, status: str
 ) -> None:
     import napari_dlc_workbench.demo as demo
 
@@ -120,7 +122,7 @@ def test_demo_gui_runs_an_unfinished_demo_first(
     )
     calls: list[list[str]] = []
     monkeypatch.setattr(subprocess, "run", _fake_child(calls, 0))
-    (tmp_path / "demo-summary.json").write_text('{"status": "failed", "steps": []}')
+    (tmp_path / "demo-summary.json").write_text(json.dumps({"status": status, "steps": []}))
     assert main(["demo", "--gui", "--size", "tiny", "--out", str(tmp_path)]) == 0
     assert ran == [(tmp_path, "tiny", None, True)]
     assert len(calls) == 1

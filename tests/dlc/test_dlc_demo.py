@@ -14,6 +14,7 @@ import pandas as pd
 import pytest
 
 from napari_dlc_workbench.cli import main
+from napari_dlc_workbench.demo import demo_finished
 from napari_dlc_workbench.dlc.project import create_training_dataset
 from napari_dlc_workbench.io.labels import read_labels, write_labels
 
@@ -136,7 +137,8 @@ def test_demo_tiny_runs_and_reports(demo_tiny_trained: Path, tmp_path: Path) -> 
     out = Path(shutil.copytree(out, tmp_path / "demo out"))
     assert run_demo(out, "--epochs", "0").returncode == 0
     again = json.loads((out / "demo-summary.json").read_text())
-    assert again["status"] == "succeeded"
+    assert again["status"] == "stopped before training"
+    assert not demo_finished(out)  # `demo --gui` runs it again instead of opening it untrained
     assert [s["step"] for s in again["steps"]][-1] == "create training dataset (DeepLabCut)"
     assert "crop and contrast" in (out / "report.html").read_text(encoding="utf-8")
     assert not list(out.glob("*/dlc-models-pytorch/*/*/train/snapshot-*.pt"))

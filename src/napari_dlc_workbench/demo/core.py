@@ -22,6 +22,7 @@ __all__ = [
     "DEMO_CORRECTIONS",
     "DEMO_SIZES",
     "NET_TYPE",
+    "STOPPED_BEFORE_TRAINING",
     "DemoError",
     "DemoReport",
     "Log",
@@ -35,6 +36,8 @@ Log = Callable[[str], None]
 
 MARKER = ".dlc-workbench-demo"
 SUMMARY = "demo-summary.json"
+# The status of a demo run with --epochs 0: it did what was asked, but there is nothing to show.
+STOPPED_BEFORE_TRAINING = "stopped before training"
 TASK = "Cladonema_starved"
 EXPERIMENTER = "Vlad&Genta"
 RAW_NAME = "DSC_3189"
@@ -194,7 +197,11 @@ def prepare_output(out: Path) -> None:
 
 
 def demo_finished(folder: str | Path) -> bool:
-    """Whether ``folder`` holds a demo that ran to its end (its summary says it succeeded)."""
+    """Whether ``folder`` holds a demo that ran to its end (its summary says it succeeded).
+
+    A demo run with ``--epochs 0`` stops before training (status `STOPPED_BEFORE_TRAINING`):
+    not finished.
+    """
     try:
         summary = json.loads((Path(folder) / SUMMARY).read_text(encoding="utf-8"))
     except (OSError, ValueError):

@@ -40,6 +40,7 @@ from napari_dlc_workbench.demo.core import (
     OUTLIERS,
     RETRAIN,
     SCREENSHOT_STEP,
+    STOPPED_BEFORE_TRAINING,
     TRAIN,
 )
 
@@ -328,7 +329,7 @@ def render_report(summary: Mapping[str, Any], out: str | os.PathLike[str]) -> st
     out = Path(out)
     steps = {s["step"]: s for s in summary.get("steps", [])}
     status = summary.get("status", "unknown")
-    badge = "ok" if status == "succeeded" else "failed"
+    badge = {"succeeded": "ok", STOPPED_BEFORE_TRAINING: ""}.get(status, "failed")
     head = (
         f'<h1>DeepLabCut loop demo</h1><p>Status: <span class="{badge}">{esc(status)}</span>'
         f" · size <code>{esc(summary.get('size', ''))}</code>"

@@ -23,6 +23,7 @@ from napari_dlc_workbench.demo.core import (
     NET_TYPE,
     RAW_NAME,
     SCREENSHOT_STEP,
+    STOPPED_BEFORE_TRAINING,
     TASK,
     TRAIN,
     DemoError,
@@ -256,7 +257,8 @@ def run_demo(
     report = DemoReport(out, size=size)
     try:
         config = _loop(report, log, dims, epochs, screenshots)
-        report.status = "succeeded"
+        # An untrained project is not a finished demo: `demo --gui` must not reuse it.
+        report.status = "succeeded" if epochs else STOPPED_BEFORE_TRAINING
     except BaseException as exc:
         report.status = "failed"
         report.error = str(exc) or type(exc).__name__
