@@ -32,13 +32,20 @@ def project(tmp_path: Path) -> Path:
     return folder
 
 
-def open_dock(make_napari_viewer, project: Path):
+def open_h5(qtbot, dock: TrajectoriesWidget, h5: Path) -> bool:
+    """``dock.open_file(h5)``, waiting for its worker; whether the layers were added."""
+    with qtbot.waitSignal(dock.opened, timeout=30_000) as blocker:
+        dock.open_file(h5)
+    return blocker.args[0]
+
+
+def open_dock(make_napari_viewer, qtbot, project: Path):
     viewer = make_napari_viewer(show=True)
     viewer.open(project / "videos" / "h264_gop10.mp4", plugin=PLUGIN)
     dock = TrajectoriesWidget(viewer)
     viewer.window.add_dock_widget(dock, name="Trajectories")
     [h5] = (project / "videos").glob("*DLC_*.h5")
-    assert dock.open_file(h5), dock.status.text()
+    assert open_h5(qtbot, dock, h5), dock.status.text()
     return viewer, dock
 
 
@@ -48,8 +55,8 @@ def scene_to_widget(dock: TrajectoriesWidget, key: str, frame: float, y: float):
     return plots.view.mapFromScene(scene)
 
 
-def test_marker_follows_the_slider(make_napari_viewer, project: Path) -> None:
-    viewer, dock = open_dock(make_napari_viewer, project)
+def test_marker_follows_the_slider(make_napari_viewer, qtbot, project: Path) -> None:
+    viewer, dock = open_dock(make_napari_viewer, qtbot, project)
     assert [layer._type_string for layer in viewer.layers] == ["image", "tracks", "points"]
     assert dock.points_layer is viewer.layers[2] and dock.tracks_layer is viewer.layers[1]
     viewer.dims.set_current_step(0, 37)
@@ -61,7 +68,7 @@ def test_marker_follows_the_slider(make_napari_viewer, project: Path) -> None:
 def test_click_and_drag_on_the_plot_move_the_slider_once(
     make_napari_viewer, project: Path, qtbot
 ) -> None:
-    viewer, dock = open_dock(make_napari_viewer, project)
+    viewer, dock = open_dock(make_napari_viewer, qtbot, project)
     qtbot.waitExposed(dock.plots.view)
     steps: list[int] = []
     viewer.dims.events.current_step.connect(lambda e: steps.append(int(e.value[0])))
@@ -87,7 +94,7 @@ def test_click_and_drag_on_the_plot_move_the_slider_once(
 
 
 def test_shading_summary_and_controls(make_napari_viewer, project: Path, qtbot) -> None:
-    viewer, dock = open_dock(make_napari_viewer, project)
+    viewer, dock = open_dock(make_napari_viewer, qtbot, project)
     qtbot.waitExposed(dock.plots.view)
     values = np.load(project / "values.npy")
     table = dock.bodypart_table
@@ -118,8 +125,24 @@ def test_shading_summary_and_controls(make_napari_viewer, project: Path, qtbot) 
     assert dock.tracks_layer.tail_length == 75
 
 
+def test_opening_reads_and_builds_in_a_worker(make_napari_viewer, qtbot, project: Path) -> None:
+    viewer = make_napari_viewer()
+    viewer.open(project / "videos" / "h264_gop10.mp4", plugin=PLUGIN)
+    dock = TrajectoriesWidget(viewer)
+    [h5] = (project / "videos").glob("*DLC_*.h5")
+    with qtbot.waitSignal(dock.opened, timeout=30_000) as blocker:
+        worker = dock.open_file(h5)
+        # Back in the GUI thread at once: nothing added yet, a second open refused.
+        assert worker is not None and len(viewer.layers) == 1 and dock.table is None
+        assert not dock.open_button.isEnabled() and "Opening" in dock.status.text()
+    assert blocker.args == [True] and dock.open_button.isEnabled()
+    assert [layer._type_string for layer in viewer.layers] == ["image", "tracks", "points"]
+    assert dock.status.text() == "" and len(dock.table) == N_FRAMES
+    assert dock.open_file("") is None  # the file dialog cancelled
+
+
 def test_predictions_of_another_video_add_nothing(
-    make_napari_viewer, project: Path, tmp_path: Path
+    make_napari_viewer, qtbot, project: Path, tmp_path: Path
 ) -> None:
     viewer = make_napari_viewer()
     viewer.open(project / "videos" / "h264_gop10.mp4", plugin=PLUGIN)
@@ -127,7 +150,7 @@ def test_predictions_of_another_video_add_nothing(
     other = tmp_path / "other"
     other.mkdir()
     h5 = write_predictions(other, "h264_gop10", smooth_values(50, 3), BODYPARTS3)
-    assert not dock.open_file(h5)
+    assert not open_h5(qtbot, dock, h5)
     assert "50 frames but the video h264_gop10 has 60" in dock.status.text()
     assert len(viewer.layers) == 1 and dock.table is None
 
@@ -162,12 +185,14 @@ def test_a_tracks_layer_alone_reads_its_file_again(make_napari_viewer, tmp_path:
     assert tracks.tail_length == 9
 
 
-def test_a_model_that_never_tracked_is_shown_and_said(make_napari_viewer, tmp_path: Path) -> None:
+def test_a_model_that_never_tracked_is_shown_and_said(
+    make_napari_viewer, qtbot, tmp_path: Path
+) -> None:
     viewer = make_napari_viewer()
     dock = TrajectoriesWidget(viewer)
     values = smooth_values(25, 3)
     values[..., 2] = 0.05
-    assert dock.open_file(write_predictions(tmp_path, "v", values, BODYPARTS3))
+    assert open_h5(qtbot, dock, write_predictions(tmp_path, "v", values, BODYPARTS3))
     assert [layer._type_string for layer in viewer.layers] == ["points"]
     assert dock.tracks_layer is None and "No frame is above the p-cutoff" in dock.status.text()
     assert {dock.bodypart_table.item(r, 1).text() for r in range(3)} == {"0.0 %"}

@@ -18,9 +18,10 @@ from typing import Any
 
 import numpy as np
 from qtpy import QtWidgets as qw
-from qtpy.QtCore import Qt, QTimer
+from qtpy.QtCore import Qt, QTimer, Signal
 
 from napari_dlc_workbench._qt._forms import buttons, check, row, spin
+from napari_dlc_workbench._qt._inference_jobs import Failure, guarded, start_worker
 from napari_dlc_workbench._qt._trajectory_plots import TrajectoryPlots
 from napari_dlc_workbench.io.labels import LabelsError
 from napari_dlc_workbench.io.predictions import read_predictions
@@ -37,7 +38,7 @@ from napari_dlc_workbench.napari_io.predictions_layers import (
 from napari_dlc_workbench.napari_io.reader import find_project
 from napari_dlc_workbench.process.trajectories import KeypointSummary, summarize
 
-__all__ = ["TrajectoriesWidget"]
+__all__ = ["TrajectoriesWidget", "open_predictions"]
 
 _POINTS, _TRACKS = "predictions", "prediction_tracks"
 _COLUMNS = ("bodypart", "> p-cutoff", "median speed")
@@ -71,6 +72,9 @@ class TrajectoriesWidget(qw.QWidget):
     napari_viewer : napari.Viewer
         The viewer whose predictions layers are inspected.
     """
+
+    opened = Signal(bool)
+    """Emitted when :meth:`open_file` ends: whether the file's layers were added and shown."""
 
     def __init__(self, napari_viewer: Any) -> None:
         super().__init__()
@@ -183,7 +187,9 @@ class TrajectoriesWidget(qw.QWidget):
                 return other
         return None
 
-    def use_layer(self, layer: Any, keep_status: bool = False) -> bool:
+    def use_layer(
+        self, layer: Any, keep_status: bool = False, table: KeypointTable | None = None
+    ) -> bool:
         """Inspect the predictions of a Points or Tracks layer (and its partner layer).
 
         Parameters
@@ -192,6 +198,8 @@ class TrajectoriesWidget(qw.QWidget):
             A layer made from a predictions file by this plugin.
         keep_status : bool
             Leave the status line as it is (it explains something about this layer).
+        table : KeypointTable, optional
+            The points' table when it was already read from them (in a worker).
 
         Returns
         -------
@@ -205,9 +213,11 @@ class TrajectoriesWidget(qw.QWidget):
         points = layer if kind == _POINTS else self._partner(layer, _POINTS)
         tracks = layer if kind == _TRACKS else self._partner(layer, _TRACKS)
         try:
-            if points is not None:
+            if table is None and points is not None:
                 table = table_from_prediction_layer(points.data, points.features, points.metadata)
-            else:  # a Tracks layer alone holds only the reliable frames: read the file again
+            elif (
+                table is None
+            ):  # a Tracks layer alone holds only the reliable frames: read the file again
                 source = _info(layer)["source"]
                 preds = read_predictions(source)
                 data, kwargs, _ = prediction_points(preds, find_project(source, levels=2))
@@ -346,53 +356,53 @@ class TrajectoriesWidget(qw.QWidget):
             self.viewer.dims.set_current_step(0, int(frame))
 
     # -- opening -------------------------------------------------------------------------
-    def _video_frames(self, video_stem: str | None) -> tuple[int, str] | None:
-        # The frames the predictions will be drawn on: the open video of the same name,
-        # else the only video open.
-        videos = [
-            layer
+    def _open_videos(self) -> dict[str, int]:
+        # Name -> frames of the video layers the predictions may be drawn on.
+        return {
+            layer.name: int(layer.data.shape[0])
             for layer in self.viewer.layers
             if _kind(layer) == "frames" and getattr(layer, "ndim", 0) >= 3
-        ]
-        named = [layer for layer in videos if layer.name == video_stem]
-        chosen = named or (videos if len(videos) == 1 else [])
-        if not chosen:
-            return None
-        return int(chosen[0].data.shape[0]), chosen[0].name
+        }
 
-    def open_file(self, path: str | Path | None = None) -> bool:
+    def open_file(self, path: str | Path | None = None) -> Any:
         """Open a predictions ``.h5`` as Points + Tracks layers and inspect it.
 
         The file must have the project's bodyparts and, when its video is open,
         exactly that video's number of frames; otherwise nothing is added and the
-        dock says why.
+        dock says why. The file is read and its layers and table are built in a
+        worker thread (a 100 000-frame file takes most of a second); the GUI thread
+        only adds the layers. :attr:`opened` says how it ended.
 
         Returns
         -------
-        bool
-            Whether the layers were added.
+        worker or None
+            The started worker; None when no file was chosen.
         """
         if path is None:
             path, _ = qw.QFileDialog.getOpenFileName(
                 self, "DLC predictions", "", "DLC predictions (*.h5)"
             )
         if not path:
-            return False
-        try:
-            preds = read_predictions(path)
-            project = find_project(path, levels=2)
-            video = self._video_frames(preds.video_stem)
-            layers = prediction_layers(
-                preds,
-                project,
-                n_video_frames=video[0] if video else None,
-                video=video[1] if video else None,
-                tail_length=self.tail_box.value(),
-            )
-        except (LabelsError, ValueError, OSError) as exc:
-            self._say(str(exc), error=True)
-            return False
-        points, tracks = (*make_prediction_layers(layers), None)[:2]
+            return None
+        self.open_button.setEnabled(False)  # one file at a time
+        self._say(f"Opening {Path(path).name}…")
+        return start_worker(
+            guarded,
+            open_predictions,
+            path,
+            self._open_videos(),
+            self.tail_box.value(),
+            returned=self._take_opened,
+        )
+
+    def _take_opened(self, made: Any) -> None:
+        self.open_button.setEnabled(True)
+        if isinstance(made, Failure):
+            self._say(str(made), error=True)
+            self.opened.emit(False)
+            return
+        layers, table = made
+        points, tracks = (*layers, None)[:2]
         self._adding = True  # the dock takes the pair once both are in
         try:
             if tracks is not None:
@@ -402,5 +412,42 @@ class TrajectoriesWidget(qw.QWidget):
             self._adding = False
         if tracks is None:
             self._say("No frame is above the p-cutoff: no tracks to draw.", error=True)
-            return self.use_layer(points, keep_status=True)
-        return self.use_layer(points)
+        self.opened.emit(self.use_layer(points, keep_status=tracks is None, table=table))
+
+
+def open_predictions(
+    path: str | Path, videos: dict[str, int], tail_length: int
+) -> tuple[list[Any], KeypointTable]:
+    """Read a predictions file and make its layers and table (no Qt: for a worker thread).
+
+    Parameters
+    ----------
+    path : str or Path
+        The ``.h5``.
+    videos : dict
+        Name -> frames of the open videos. The predictions are checked against the
+        one named like their video, else the only one open.
+    tail_length : int
+        Tail of the Tracks layer, in frames.
+
+    Returns
+    -------
+    layers : list
+        ``[PredictionPoints, PredictionTracks]``, or the points alone when no frame is
+        above the p-cutoff.
+    table : KeypointTable
+        What the dock plots, read from the points.
+    """
+    preds = read_predictions(path)
+    named = {name: n for name, n in videos.items() if name == preds.video_stem}
+    video = next(iter((named or (videos if len(videos) == 1 else {})).items()), None)
+    data = prediction_layers(
+        preds,
+        find_project(path, levels=2),
+        n_video_frames=video[1] if video else None,
+        video=video[0] if video else None,
+        tail_length=tail_length,
+    )
+    layers = make_prediction_layers(data)
+    points = layers[0]
+    return layers, table_from_prediction_layer(points.data, points.features, points.metadata)
