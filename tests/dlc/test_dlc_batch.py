@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from napari_dlc_workbench.cli import main
@@ -72,6 +73,25 @@ def test_two_workers_analyse_videos_a_broken_one_fails_alone_and_rerun_skips(
     assert [o.status for o in again.outcomes] == ["skipped", "skipped"]
     assert [o.frames for o in again.outcomes] == [60, 60]
     assert [Path(o.h5).stat().st_mtime_ns for o in again.outcomes] == stamps
+
+
+def test_each_next_video_runs_in_a_child_started_ahead_with_the_same_result(
+    trained: Path,
+) -> None:
+    videos = trained.parent / "videos"
+    clips = [videos / f"DSC_3189_#{i}.mp4" for i in (1, 2)]
+    options: dict[str, Any] = {"snapshot": "last", "device": "cpu", "threads_per_video": 1}
+    result = analyze_many(trained, clips, n_workers=1, **options)
+    assert [o.status for o in result.outcomes] == ["analysed"] * 2
+    # One worker: the first video starts a fresh child, the next one runs in the spare
+    # the first left (the tiny clips' ETA is under SPARE_LEAD_S at once).
+    assert sorted(o.warm for o in result.outcomes) == [False, True]
+    warm = next(o for o in result.outcomes if o.warm)
+    before = read_predictions(warm.h5).table
+    cold = analyze_many(trained, [warm.video], force=True, prewarm=False, **options)
+    [outcome] = cold.outcomes
+    assert outcome.status == "analysed" and not outcome.warm
+    np.testing.assert_array_equal(read_predictions(outcome.h5).table.data, before.data)
 
 
 def test_cancel_stops_running_videos_and_drops_queued_ones(trained: Path) -> None:

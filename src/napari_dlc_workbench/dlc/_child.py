@@ -1,7 +1,10 @@
 """Entry point of a job's child process: ``python -m napari_dlc_workbench.dlc._child JOB``.
 
 ``JOB`` is the JSON written by :meth:`napari_dlc_workbench.dlc.runner.Job.to_json`
-with the target resolved. The child reports :class:`JobEvent` s as JSON lines on
+with the target resolved. A spare child (:class:`napari_dlc_workbench.dlc.runner.Spare`)
+is started as ``_child --wait IDLE_TIMEOUT MODULE...`` instead: it imports the
+modules, then reads ``JOB`` as one line on stdin, and exits quietly (status 0, no
+event) when none comes within ``IDLE_TIMEOUT`` seconds or stdin closes. The child reports :class:`JobEvent` s as JSON lines on
 its *original* stdout, which it keeps for itself; file descriptor 1 is then
 pointed at stderr, so whatever DeepLabCut, torch or C libraries print lands in
 the log stream and can never be mistaken for an event.
@@ -18,6 +21,7 @@ import json
 import os
 import signal
 import sys
+import threading
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -25,7 +29,7 @@ from types import FrameType
 from typing import IO, Any
 
 from napari_dlc_workbench.dlc.reporting import JobCancelled, Reporter
-from napari_dlc_workbench.dlc.runner import NICE_ENV
+from napari_dlc_workbench.dlc.runner import NICE_ENV, WAIT_FLAG
 from napari_dlc_workbench.model.jobs import JobEvent, to_jsonable
 
 __all__ = ["EXIT_CANCELLED", "EXIT_ERROR", "ChildReporter", "main", "resolve_target"]
@@ -143,13 +147,39 @@ def _run(job: dict[str, Any], reporter: ChildReporter) -> int:
     return 0
 
 
+def _wait_for_job(idle_timeout: float, preload: list[str]) -> str:
+    """Import ``preload``, then return the job line from stdin ("" if none came)."""
+    for module in preload:
+        try:
+            importlib.import_module(module)
+        except Exception:  # noqa: BLE001 - the job's own import will report it
+            traceback.print_exc()
+    received: list[bytes] = []
+
+    def read() -> None:
+        # The parent writes the job and closes the pipe: read to its end. os.read, not
+        # sys.stdin: a daemon thread blocked inside sys.stdin's buffer would make the
+        # interpreter abort at exit when no job comes.
+        while chunk := os.read(0, 1 << 16):
+            received.append(chunk)
+
+    # A thread, not select(): select cannot wait on a pipe on Windows.
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    reader.join(idle_timeout)
+    if reader.is_alive():
+        return ""  # no job in time (a partial one cannot be run either)
+    return b"".join(received).decode("utf-8").strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the job given as JSON in ``argv[0]`` and report on the event channel.
 
     Parameters
     ----------
     argv : list of str, optional
-        ``sys.argv[1:]`` if omitted.
+        ``sys.argv[1:]`` if omitted. ``[WAIT_FLAG, IDLE_TIMEOUT, MODULE...]`` for a
+        spare child: the job comes on stdin once the modules are imported.
 
     Returns
     -------
@@ -162,7 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         os.nice(nice)  # before torch starts its threads: they inherit it
     events = _claim_stdout()
     faulthandler.enable()  # a segfault in torch/DLC leaves a Python traceback on stderr
-    job = json.loads(argv[0])
+    if argv[0] == WAIT_FLAG:
+        argument = _wait_for_job(float(argv[1]), argv[2:])
+        if not argument:
+            return 0  # not needed after all: no event, nobody is listening
+    else:
+        argument = argv[0]
+    job = json.loads(argument)
     reporter = ChildReporter(
         events,
         job_id=str(job.get("id", "")),

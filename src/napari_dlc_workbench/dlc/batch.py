@@ -5,7 +5,9 @@ and scorer the batch uses and which videos already have predictions for it;
 only the others become tasks. Each task runs the ``"analyze"`` job through
 :mod:`napari_dlc_workbench.dlc.runner`, so DLC runs in a child process of the
 dask worker: a video that crashes DLC (or the child) fails alone, is retried
-``retries`` times, and the other videos go on.
+``retries`` times, and the other videos go on. A child spends seconds importing
+DLC before it analyses anything, so each worker starts its next video's child
+during the last seconds of the current video (``prewarm``).
 
 The cluster is a :class:`distributed.LocalCluster` sized to the machine by
 default, or any running scheduler (``scheduler="tcp://host:8786"``), e.g. one
@@ -32,7 +34,7 @@ from pathlib import Path
 from typing import Any
 
 from napari_dlc_workbench.dlc.analysis import prediction_path
-from napari_dlc_workbench.dlc.runner import Job, run, start
+from napari_dlc_workbench.dlc.runner import Job, SparePool, run, start
 from napari_dlc_workbench.io.atomic import atomic_write_text
 from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.io.predictions import find_meta, read_meta
@@ -65,6 +67,8 @@ class VideoOutcome:
         Time DLC spent on it (0 when skipped).
     message : str
         The error for ``failed``.
+    warm : bool
+        DLC ran in a child started ahead, its imports done (``prewarm``).
     """
 
     video: str
@@ -73,6 +77,7 @@ class VideoOutcome:
     frames: int | None = None
     seconds: float = 0.0
     message: str = ""
+    warm: bool = False
 
 
 @dataclass(frozen=True)
@@ -166,6 +171,11 @@ class VideoFailed(RuntimeError):
     """A task's job ended in an error (raised in the worker, so dask retries it)."""
 
 
+SPARE_LEAD_S = 20.0
+"""Seconds before a video's end (by its ETA) when its worker starts the next video's child."""
+_SPARES = SparePool()  # this worker process's child for its next video
+
+
 def _analyze_task(
     config: str,
     video: str,
@@ -173,24 +183,36 @@ def _analyze_task(
     env: dict[str, str],
     cancel_name: str,
     queue_name: str,
+    prewarm: bool = True,
 ) -> dict[str, Any]:
-    """Run the ``analyze`` job for one video on a dask worker (module level: picklable)."""
+    """Run the ``analyze`` job for one video on a dask worker (module level: picklable).
+
+    With ``prewarm``, the job runs in the child the worker's previous video left
+    (its DLC imports done, see :class:`~napari_dlc_workbench.dlc.runner.Spare`), and
+    this video leaves one for the next when its ETA falls under `SPARE_LEAD_S`.
+    """
     from distributed import Event, Queue
 
     cancel = Event(cancel_name)
     queue = Queue(queue_name)
     if cancel.is_set():
         return {"video": video, "status": "cancelled", "message": "cancelled before it started"}
+    spare = _SPARES.take() if prewarm else None
     handle = start(
         Job("analyze", {"config": config, "videos": [video], **options}, env=env),
         log_events=False,
+        spare=spare,
     )
+    warm = spare is not None and handle.pid == spare.process.pid
     last_put = last_check = 0.0
     while not handle.done:
         try:
             for event in handle.events(timeout=1.0):
                 now = time.monotonic()
                 frames = event.kind == "progress" and event.stage in ("pose", "detector")
+                eta = event.metrics.get("eta_s") if frames else None
+                if prewarm and eta is not None and eta <= SPARE_LEAD_S:
+                    _SPARES.refill(env)
                 if frames and (now - last_put >= 1.0 or event.step == event.total):
                     last_put = now
                     queue.put(
@@ -224,6 +246,7 @@ def _analyze_task(
         "h5": entry["h5"],
         "frames": entry["frames"],
         "seconds": entry["seconds"],
+        "warm": warm,
     }
 
 
@@ -311,6 +334,7 @@ def analyze_many(
     on_progress: Callable[[BatchProgress], None] | None = None,
     cancel: threading.Event | None = None,
     manifest: bool = True,
+    prewarm: bool = True,
     **options: Any,
 ) -> BatchResult:
     """Analyse ``videos`` on a dask cluster, one task per video.
@@ -341,6 +365,9 @@ def analyze_many(
         ones are stopped (their partial output is removed), finished ones kept.
     manifest : bool
         Record outcomes in ``<project>/analysis-batches/<scorer>.json``.
+    prewarm : bool
+        Start each worker's next DLC child (its imports take seconds) while the
+        current video's last seconds run, and run the next video in it.
     **options
         Passed to the ``analyze`` job (:func:`napari_dlc_workbench.dlc.analysis.analyze`):
         ``shuffle``, ``trainingsetindex``, ``snapshot``, ``batch_size``,
@@ -425,6 +452,7 @@ def analyze_many(
                     env,
                     stop.name,
                     queue.name,
+                    prewarm,
                     key=f"analyze-{path.stem}-{token}",
                     retries=retries,
                     pure=False,
@@ -476,4 +504,5 @@ def _outcome(future: Any, path: Path) -> VideoOutcome:
         frames=done.get("frames"),
         seconds=float(done.get("seconds") or 0.0),
         message=done.get("message", ""),
+        warm=bool(done.get("warm")),
     )

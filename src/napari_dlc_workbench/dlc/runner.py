@@ -22,6 +22,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 import uuid
 import weakref
@@ -32,7 +33,17 @@ from typing import Any
 from napari_dlc_workbench.dlc._handle import JobHandle
 from napari_dlc_workbench.model.jobs import JobEvent, to_jsonable
 
-__all__ = ["GUI_NICE", "JOBS", "Job", "JobHandle", "run", "start"]
+__all__ = [
+    "GUI_NICE",
+    "JOBS",
+    "Job",
+    "JobHandle",
+    "Spare",
+    "SparePool",
+    "run",
+    "spawn_spare",
+    "start",
+]
 
 JOBS: dict[str, str] = {
     "create_training_dataset": "napari_dlc_workbench.dlc.project:create_training_dataset",
@@ -44,6 +55,8 @@ JOBS: dict[str, str] = {
 """Registered job names and the function each runs in the child."""
 
 CHILD_MODULE = "napari_dlc_workbench.dlc._child"
+WAIT_FLAG = "--wait"
+"""First argument of a spare child: it reads its job from stdin (see :class:`Spare`)."""
 NICE_ENV = "DLC_WORKBENCH_CHILD_NICE"
 GUI_NICE = 10
 """Priority offset of jobs started from the docks (see :func:`start`)."""
@@ -117,6 +130,7 @@ def start(
     log_events: bool = True,
     grace: float = 10.0,
     nice: int = 0,
+    spare: Spare | None = None,
 ) -> JobHandle:
     """Start ``job`` in a child process and return at once.
 
@@ -140,6 +154,10 @@ def start(
         The docks pass :data:`GUI_NICE`: DLC fills every core, and napari's GUI thread
         must still get the CPU when it needs it; the work itself is not slower on an
         otherwise idle machine.
+    spare : Spare, optional
+        A child made by :func:`spawn_spare` to run the job in (its imports done);
+        used when it is alive and was started with the same environment,
+        interpreter and folder, else closed and a fresh child started.
 
     Returns
     -------
@@ -154,34 +172,192 @@ def start(
     """
     started_at = time.time()
     argument = job.to_json(started_at)
+    env = _child_env(job.env, nice)
+    process = None
+    if spare is not None:
+        if spare.fits(env, python, cwd):
+            process = spare.hand_over(argument)
+        else:
+            spare.close()
+    if process is None:
+        process = _popen([argument], env, python, cwd, stdin=subprocess.DEVNULL)
+    handle = JobHandle(
+        job, process, started_at, tail_lines=tail_lines, log_events=log_events, grace=grace
+    )
+    _LIVE.add(handle)
+    return handle
+
+
+def _child_env(extra: Mapping[str, str], nice: int) -> dict[str, str]:
     env = dict(os.environ)
     # Offline by default (a missing weight file fails at once instead of retrying
     # for minutes); users who want downloads set HF_HUB_OFFLINE=0 themselves.
     env.setdefault("HF_HUB_OFFLINE", "1")
     env["PYTHONUNBUFFERED"] = "1"
     env["MPLBACKEND"] = "Agg"  # the child has no screen, whatever the parent uses
-    env.update({str(k): str(v) for k, v in job.env.items()})
+    env.update({str(k): str(v) for k, v in extra.items()})
     if nice:
         env[NICE_ENV] = str(int(nice))
+    return env
+
+
+def _popen(
+    arguments: list[str],
+    env: dict[str, str],
+    python: str | os.PathLike[str] | None,
+    cwd: str | os.PathLike[str] | None,
+    stdin: int,
+) -> subprocess.Popen[bytes]:
     options: dict[str, Any] = {}
     if _POSIX:
         options["start_new_session"] = True  # own process group: cancel kills it all
     else:
         options["creationflags"] = subprocess.CREATE_NEW_PROCESS_GROUP  # type: ignore[attr-defined]
-    process = subprocess.Popen(
-        [str(python or sys.executable), "-m", CHILD_MODULE, argument],
-        stdin=subprocess.DEVNULL,  # input() raises EOFError instead of waiting forever
+    return subprocess.Popen(
+        [str(python or sys.executable), "-m", CHILD_MODULE, *arguments],
+        stdin=stdin,  # DEVNULL: input() raises EOFError instead of waiting forever
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         cwd=None if cwd is None else str(cwd),
         env=env,
         **options,
     )
-    handle = JobHandle(
-        job, process, started_at, tail_lines=tail_lines, log_events=log_events, grace=grace
+
+
+class Spare:
+    """A child started before its job: it imports DLC now and takes a job later.
+
+    Starting a child costs seconds of imports (``deeplabcut`` pulls in torch and
+    much more) before DLC does any work. A batch that runs one child per video
+    starts the next video's child while the current one runs, and hands it the
+    next job with ``start(job, spare=...)``: the imports are then done, or
+    under way. A spare that gets no job within ``idle_timeout`` seconds of its
+    imports, or whose parent goes away, exits by itself.
+
+    Made by :func:`spawn_spare`.
+    """
+
+    def __init__(
+        self,
+        process: subprocess.Popen[bytes],
+        env: dict[str, str],
+        python: str | os.PathLike[str] | None,
+        cwd: str | os.PathLike[str] | None,
+        idle_timeout: float,
+    ) -> None:
+        self.process = process
+        self._key = (env, _same_path(python), _same_path(cwd))
+        # The child's idle clock starts after its imports, so this is always earlier.
+        self._usable_until = time.monotonic() + idle_timeout - _SPARE_MARGIN
+
+    @property
+    def alive(self) -> bool:
+        """Whether the child still runs and can still be given a job."""
+        return self.process.poll() is None and time.monotonic() < self._usable_until
+
+    def fits(
+        self,
+        env: dict[str, str],
+        python: str | os.PathLike[str] | None = None,
+        cwd: str | os.PathLike[str] | None = None,
+    ) -> bool:
+        """Whether a job with this environment, interpreter and folder can run in it."""
+        return self.alive and self._key == (env, _same_path(python), _same_path(cwd))
+
+    def hand_over(self, argument: str) -> subprocess.Popen[bytes] | None:
+        """Send the job (its JSON); return the process, or None if the spare is gone."""
+        stdin = self.process.stdin
+        try:
+            assert stdin is not None
+            stdin.write(argument.encode("utf-8") + b"\n")
+            stdin.close()  # as with DEVNULL: input() in the job gets end-of-file
+        except (OSError, ValueError):
+            self.close()
+            return None
+        _SPARES.discard(self)
+        return self.process
+
+    def close(self) -> None:
+        """Stop the child (a spare that is no longer wanted)."""
+        _SPARES.discard(self)
+        if self.process.poll() is None:
+            self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout, self.process.stderr):
+            if stream is not None:
+                stream.close()
+        self.process.wait()
+
+
+def _same_path(path: str | os.PathLike[str] | None) -> str | None:
+    return None if path is None else os.path.abspath(path)
+
+
+_SPARE_MARGIN = 5.0
+_SPARES: weakref.WeakSet[Spare] = weakref.WeakSet()
+PRELOAD = ("deeplabcut",)
+"""What a spare imports while it waits: what every DLC job imports first."""
+
+
+class SparePool:
+    """Keeps one spare child ready for the next job of a series (thread-safe)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._spare: Spare | None = None
+
+    def take(self) -> Spare | None:
+        """Return the waiting spare (for ``start(job, spare=...)``), if any."""
+        with self._lock:
+            spare, self._spare = self._spare, None
+            return spare
+
+    def refill(self, env: Mapping[str, str] | None = None, **options: Any) -> None:
+        """Start a spare (:func:`spawn_spare` arguments) unless one is waiting."""
+        with self._lock:
+            if self._spare is None or not self._spare.alive:
+                if self._spare is not None:
+                    self._spare.close()
+                self._spare = spawn_spare(env, **options)
+
+
+def spawn_spare(
+    env: Mapping[str, str] | None = None,
+    *,
+    preload: Sequence[str] = PRELOAD,
+    idle_timeout: float = 120.0,
+    python: str | os.PathLike[str] | None = None,
+    cwd: str | os.PathLike[str] | None = None,
+    nice: int = 0,
+) -> Spare:
+    """Start a child that imports ``preload`` and waits for a job (see :class:`Spare`).
+
+    Parameters
+    ----------
+    env : Mapping, optional
+        The ``Job.env`` of the job it will run (a job with another one gets a
+        fresh child, and the spare is closed).
+    preload : sequence of str
+        Modules to import while waiting.
+    idle_timeout : float
+        Seconds it waits for a job once its imports are done.
+    python, cwd, nice
+        As for :func:`start`; they must match that call's.
+
+    Returns
+    -------
+    Spare
+    """
+    full_env = _child_env(env or {}, nice)
+    process = _popen(
+        [WAIT_FLAG, repr(float(idle_timeout)), *preload],
+        full_env,
+        python,
+        cwd,
+        stdin=subprocess.PIPE,
     )
-    _LIVE.add(handle)
-    return handle
+    spare = Spare(process, full_env, python, cwd, idle_timeout)
+    _SPARES.add(spare)
+    return spare
 
 
 def run(job: Job, on_event: Callable[[JobEvent], None] | None = None, **options: Any) -> JobEvent:
@@ -217,6 +393,8 @@ def run(job: Job, on_event: Callable[[JobEvent], None] | None = None, **options:
 @atexit.register
 def _stop_live_jobs() -> None:
     # Closing napari must not leave a training run going on without a window.
+    for spare in list(_SPARES):
+        spare.close()
     handles = [h for h in list(_LIVE) if not h.done]
     for handle in handles:
         handle.cancel(grace=3.0)
