@@ -141,6 +141,25 @@ def test_opening_reads_and_builds_in_a_worker(make_napari_viewer, qtbot, project
     assert dock.open_file("") is None  # the file dialog cancelled
 
 
+def test_a_dock_closed_while_its_file_opens_adds_nothing(
+    make_napari_viewer, qtbot, project: Path
+) -> None:
+    from qtpy.QtCore import QCoreApplication, QEvent
+
+    from napari_dlc_workbench._qt._forms import alive
+
+    viewer = make_napari_viewer()
+    dock = TrajectoriesWidget(viewer)
+    [h5] = (project / "videos").glob("*DLC_*.h5")
+    worker = dock.open_file(h5)
+    dock.deleteLater()  # deleted before the worker's result can arrive (a queued signal)
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    assert not alive(dock)
+    qtbot.waitUntil(lambda: not worker.is_running, timeout=30_000)
+    qtbot.wait(100)  # the result went to a method of the deleted dock: Qt dropped it
+    assert len(viewer.layers) == 0
+
+
 def test_predictions_of_another_video_add_nothing(
     make_napari_viewer, qtbot, project: Path, tmp_path: Path
 ) -> None:

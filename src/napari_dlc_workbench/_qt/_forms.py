@@ -2,12 +2,25 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from qtpy import QtWidgets as qw
 
-__all__ = ["browse", "buttons", "check", "fill_form", "note", "pick_config", "row", "spin"]
+__all__ = [
+    "alive",
+    "browse",
+    "buttons",
+    "check",
+    "fill_form",
+    "if_alive",
+    "note",
+    "pick_config",
+    "row",
+    "spin",
+]
 
 
 def spin(lo: float, hi: float, value: float, step: float, decimals: int = 0) -> Any:
@@ -86,3 +99,27 @@ def pick_config(parent: qw.QWidget, start: str = "") -> Path | None:
         parent, "DLC project config", start, "config.yaml (config.yaml config.yml)"
     )
     return Path(path) if path else None
+
+
+def alive(widget: Any) -> bool:
+    """Whether ``widget``'s Qt object still exists (a closed viewer deletes its docks')."""
+    try:
+        widget.objectName()
+    except RuntimeError:  # PySide and PyQt: the C++ object was already deleted
+        return False
+    return True
+
+
+def if_alive(widget: Any, func: Callable[..., Any]) -> Callable[..., None]:
+    """Wrap ``func`` to do nothing once ``widget`` is deleted.
+
+    For callbacks that arrive late, from a worker or a timer: the dock they would
+    update may have been closed meanwhile.
+    """
+
+    @functools.wraps(func)
+    def call(*args: Any) -> None:
+        if alive(widget):
+            func(*args)
+
+    return call

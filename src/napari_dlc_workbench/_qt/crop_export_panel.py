@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from qtpy import QtWidgets as qw
 
-from napari_dlc_workbench._qt._forms import browse, buttons, check, fill_form, note, row
+from napari_dlc_workbench._qt._forms import browse, buttons, check, fill_form, if_alive, note, row
 from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.io.video import VIDEO_SUFFIXES
 from napari_dlc_workbench.model.roi import ROIError, ROISet
@@ -199,7 +199,7 @@ class ExportPanel(qw.QGroupBox):
 
         self.worker = bar.close_when_finished(work())
         self.worker.returned.connect(self.say)
-        self.worker.errored.connect(lambda exc: self.say(f"Failed: {exc}"))
+        self.worker.errored.connect(if_alive(self, lambda exc: self.say(f"Failed: {exc}")))
         self.worker.finished.connect(self._export_finished)
         self._exporting = True
         self.say(f"Exporting {len(job.videos)} video(s) to {job.out_dir} …")

@@ -19,7 +19,7 @@ import numpy as np
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import QTimer, Signal
 
-from napari_dlc_workbench._qt._forms import check, fill_form, row, spin
+from napari_dlc_workbench._qt._forms import check, fill_form, if_alive, row, spin
 from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.io.video import VideoReader
 from napari_dlc_workbench.process import crop_session as cs
@@ -215,9 +215,14 @@ class ContrastPreview(qw.QGroupBox):
         self.worker = work()
         if bar is not None:
             bar.close_when_finished(self.worker)
-        self.worker.returned.connect(lambda out: self._show(video, start, out, refit))
-        self.worker.errored.connect(lambda exc: self.status.setText(f"Preview failed: {exc}"))
-        self.worker.finished.connect(self._finished)
+        # The dock may be closed before the worker ends.
+        self.worker.returned.connect(
+            if_alive(self, lambda out: self._show(video, start, out, refit))
+        )
+        self.worker.errored.connect(
+            if_alive(self, lambda exc: self.status.setText(f"Preview failed: {exc}"))
+        )
+        self.worker.finished.connect(if_alive(self, self._finished))
         self.busy_changed.emit()
         self.worker.start()
 

@@ -18,7 +18,7 @@ from typing import Any
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import Qt
 
-from napari_dlc_workbench._qt._forms import browse, buttons, check, pick_config, row, spin
+from napari_dlc_workbench._qt._forms import browse, buttons, check, if_alive, pick_config, row, spin
 from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.dlc.runner import GUI_NICE, Job, JobHandle, start
 from napari_dlc_workbench.io import evaluation_files as ef
@@ -288,7 +288,9 @@ class EvaluationWidget(qw.QWidget):
 
         self.worker = bar.close_when_finished(follow())
         self.worker.yielded.connect(self._on_event)
-        self.worker.errored.connect(lambda exc: self._say(f"Evaluation failed: {exc}", True))
+        self.worker.errored.connect(
+            if_alive(self, lambda exc: self._say(f"Evaluation failed: {exc}", True))
+        )
         self.worker.finished.connect(self._job_done)
         self._say(f"Evaluating {snapshot} with DeepLabCut (starting; torch takes a while)…")
         self.worker.start()

@@ -20,7 +20,7 @@ import numpy as np
 from qtpy import QtWidgets as qw
 from qtpy.QtCore import QObject, Qt, QTimer
 
-from napari_dlc_workbench._qt._forms import buttons, row
+from napari_dlc_workbench._qt._forms import buttons, if_alive, row
 from napari_dlc_workbench._qt._labeling_keys import SaveShortcut, confirm_loss, icon
 from napari_dlc_workbench.io.video import VIDEO_SUFFIXES
 from napari_dlc_workbench.napari_io import labeling as glue
@@ -211,7 +211,8 @@ class LabelingWidget(qw.QWidget):
             saved = not self.session.dirty or self.save()
             self._detach()
             if not saved:
-                QTimer.singleShot(0, lambda: self.viewer.layers.append(layer))
+                # Not once the viewer is closing (its docks are deleted by then).
+                QTimer.singleShot(0, if_alive(self, lambda: self.viewer.layers.append(layer)))
 
     # -- layer events --------------------------------------------------------------------
     @contextlib.contextmanager

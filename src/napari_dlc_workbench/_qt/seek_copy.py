@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from magicgui.widgets import ComboBox, Container, Label, PushButton
 
+from napari_dlc_workbench._qt._forms import if_alive
 from napari_dlc_workbench._qt._progress import GuiProgress
 from napari_dlc_workbench.io.transcode import CancelledError, make_seek_copy
 from napari_dlc_workbench.io.video import VIDEO_SUFFIXES, VideoReader
@@ -85,7 +86,9 @@ class SeekCopyWidget(Container):
                 return None
 
         self.worker = bar.close_when_finished(work())
-        self.worker.returned.connect(lambda copy: self._done(layer, source, copy))
+        self.worker.returned.connect(
+            if_alive(self.native, lambda copy: self._done(layer, source, copy))
+        )
         self.worker.errored.connect(self._failed)
         self.worker.finished.connect(self._finished)
         self.start.enabled, self.cancel.enabled = False, True
