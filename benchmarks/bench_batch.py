@@ -15,7 +15,10 @@ its return (wall seconds; the cluster's start and the plan are the same in both)
 with the DLC seconds of each video (the ``analyze`` job's own timing, model
 load excluded) and how many videos ran in a child started ahead.
 The figure is ``ratio``: the fastest run with ``prewarm`` over the fastest
-without. Run as ``python benchmarks/bench_batch.py --frames 300``; prints JSON.
+without. On a CPU-only machine DLC keeps every core busy, so the next child's
+imports compete with the analysis; ``--threads 1`` on 2 cores leaves one free,
+as analysing on a GPU does. Run as ``python benchmarks/bench_batch.py --frames
+300 [--threads 1]``; prints JSON.
 """
 
 from __future__ import annotations
@@ -50,12 +53,15 @@ def well_clips(folder: Path, frames: int) -> list[Path]:
     return [c.path for c in export_clips(files.video, rois, folder / "clips")]
 
 
-def one_batch(config: Path, clips: list[Path], dest: Path, prewarm: bool) -> dict[str, Any]:
+def one_batch(
+    config: Path, clips: list[Path], dest: Path, prewarm: bool, threads: int | None
+) -> dict[str, Any]:
     begin = time.perf_counter()
     result = analyze_many(
         config,
         clips,
         n_workers=1,
+        threads_per_video=threads,
         prewarm=prewarm,
         force=True,
         destfolder=str(dest),
@@ -81,6 +87,12 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2, help="runs of each kind")
     parser.add_argument("--epochs", type=int, default=1, help="training epochs of the model")
     parser.add_argument("--config", type=Path, help="a trained project instead of the demo's")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        help="CPU threads of each DLC child (default: the batch's, min(4, cores)); 1 on a "
+        "2-core machine leaves a core free, as DLC on a GPU does",
+    )
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     with tempfile.TemporaryDirectory() as tmp:
@@ -88,7 +100,7 @@ def main() -> None:
         config = args.config or make_project(tmp / "demo", args.epochs)
         clips = well_clips(tmp, args.frames)
         runs = [
-            one_batch(config, clips, tmp / f"out-{i}-{prewarm}", prewarm)
+            one_batch(config, clips, tmp / f"out-{i}-{prewarm}", prewarm, args.threads)
             for i in range(args.repeats)
             for prewarm in (False, True)
         ]
@@ -105,6 +117,7 @@ def main() -> None:
                     "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
                 },
                 "videos": f"{len(clips)} clips of 400x400, {args.frames} frames each, CPU",
+                "threads_per_video": args.threads or "default",
                 "runs": runs,
                 "ratio": round(best[True] / best[False], 3),
                 "saved_per_video_s": round((best[False] - best[True]) / len(clips), 2),

@@ -35,7 +35,8 @@ p-cutoff for 200 frames, and so on every 3597 frames.
    classes (what **File › Open** makes): the baseline of the dock's cached extents.
 
 Run as ``python benchmarks/bench_predictions_view.py [--screenshot docs/images/trajectories.png]``
-(starts a virtual X display when there is none); prints one JSON object.
+(``--open-only``: part 1 alone; starts a virtual X display when there is none); prints one
+JSON object.
 """
 
 from __future__ import annotations
@@ -409,6 +410,7 @@ def main() -> None:
         "--screenshot", type=Path, help="also save the dock in use (docs/images/trajectories.png)"
     )
     parser.add_argument("--work", type=Path, help="keep files here (default: a temporary folder)")
+    parser.add_argument("--open-only", action="store_true", help="only the open figures")
     args = parser.parse_args()
     display = ensure_display((1700, 1050))
     os.environ.setdefault("QT_QPA_PLATFORM", "xcb")
@@ -421,14 +423,15 @@ def main() -> None:
             "cpus": os.cpu_count(),
             "load_average_at_start": [round(x, 1) for x in os.getloadavg()],
             "open": [time_open(work / f"open-{n}", n, cache) for n in (PERIOD, 100_000)],
-            "frame_step": [
+        }
+        if not args.open_only:
+            result["frame_step"] = [
                 frame_step(work / f"step-{n}", n, cache, args.screenshot if n == PERIOD else None)
                 for n in (PERIOD, 100_000)
-            ],
-            "frame_step_napari_layers": [
+            ]
+            result["frame_step_napari_layers"] = [
                 frame_step(work / "step-plain", 100_000, cache, None, plain=True)
-            ],
-        }
+            ]
     finally:
         if args.work is None:
             shutil.rmtree(work, ignore_errors=True)
