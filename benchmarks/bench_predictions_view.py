@@ -199,6 +199,7 @@ class Waiter:
         self.longest_block = time.perf_counter() - start
         while ready is not None and not ready() and time.perf_counter() - start < 30:
             self._process()
+            time.sleep(0.001)  # an idle Qt loop sleeps: spinning would take the GIL from the worker
         draws, paints = (self.canvas_draws, self.plot_paints) if ready else (draws, paints)
         while time.perf_counter() - start < 5:
             drawn = not canvas or self.canvas_draws > draws
