@@ -215,9 +215,8 @@ class TrajectoriesWidget(qw.QWidget):
         try:
             if table is None and points is not None:
                 table = table_from_prediction_layer(points.data, points.features, points.metadata)
-            elif (
-                table is None
-            ):  # a Tracks layer alone holds only the reliable frames: read the file again
+            elif table is None:
+                # A Tracks layer alone holds only the reliable frames: read the file again.
                 source = _info(layer)["source"]
                 preds = read_predictions(source)
                 data, kwargs, _ = prediction_points(preds, find_project(source, levels=2))

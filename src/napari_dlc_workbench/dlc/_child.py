@@ -3,11 +3,14 @@
 ``JOB`` is the JSON written by :meth:`napari_dlc_workbench.dlc.runner.Job.to_json`
 with the target resolved. A spare child (:class:`napari_dlc_workbench.dlc.runner.Spare`)
 is started as ``_child --wait IDLE_TIMEOUT MODULE...`` instead: it imports the
-modules, then reads ``JOB`` as one line on stdin, and exits quietly (status 0, no
-event) when none comes within ``IDLE_TIMEOUT`` seconds or stdin closes. The child reports :class:`JobEvent` s as JSON lines on
-its *original* stdout, which it keeps for itself; file descriptor 1 is then
-pointed at stderr, so whatever DeepLabCut, torch or C libraries print lands in
-the log stream and can never be mistaken for an event.
+modules, then reads ``JOB`` from stdin (the parent writes it and closes the pipe),
+and exits quietly (status 0, no event) when none comes within ``IDLE_TIMEOUT``
+seconds or the pipe closes empty.
+
+The child reports :class:`JobEvent` s as JSON lines on its *original* stdout,
+which it keeps for itself; file descriptor 1 is then pointed at stderr, so
+whatever DeepLabCut, torch or C libraries print lands in the log stream and can
+never be mistaken for an event.
 
 Exit status: 0 finished, 1 error, 130 cancelled (the last event says which).
 """
@@ -148,7 +151,7 @@ def _run(job: dict[str, Any], reporter: ChildReporter) -> int:
 
 
 def _wait_for_job(idle_timeout: float, preload: list[str]) -> str:
-    """Import ``preload``, then return the job line from stdin ("" if none came)."""
+    """Import ``preload``, then return the job read from stdin ("" if none came)."""
     for module in preload:
         try:
             importlib.import_module(module)
