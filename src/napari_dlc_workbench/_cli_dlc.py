@@ -1,4 +1,4 @@
-"""The DLC sub-commands of ``dlc-workbench``: ``train``, ``evaluate`` and ``learning-curve``.
+"""The DLC sub-commands of ``dlc-workbench``: train, evaluate, learning-curve, compare-preprocessing.
 
 DeepLabCut runs in a child process started by :func:`napari_dlc_workbench.dlc.runner.run`
 (this module never imports deeplabcut or torch); the events it sends drive a
@@ -86,7 +86,7 @@ class ProgressLine:
 
     def __call__(self, event: JobEvent) -> None:
         """Show one event."""
-        if event.kind == "progress" and event.stage == "subset":
+        if event.kind == "progress" and event.stage in ("subset", "variant"):
             self._trackers, self._loss = {}, ""
             self._line(f"== {event.message}")
         elif event.kind == "progress" and event.total and event.epoch is not None and event.stage:
@@ -265,6 +265,56 @@ def _learning_curve(args: argparse.Namespace, rest: list[str]) -> int:
     return _finish(final, progress, summary)
 
 
+def _compare_preprocessing(args: argparse.Namespace, rest: list[str]) -> int:
+    from napari_dlc_workbench.process.preprocessing_variants import (
+        VariantError,
+        labelled_clips,
+        variant_settings,
+    )
+
+    problem = _check_config(args.config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_ERROR
+    try:  # in this process: a bad request starts no child and writes nothing
+        for name in args.variants:
+            variant_settings(name)
+        labelled_clips(args.config, args.records)
+    except VariantError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    kwargs = {
+        "config": str(args.config.resolve()),
+        "out": str(args.out.resolve()),
+        "variants": args.variants,
+        "record_folders": [str(f.resolve()) for f in args.records],
+        "trainingsetindex": args.trainingsetindex,
+        "seed": args.seed,
+        "net_type": args.net_type,
+        "epochs": args.epochs,
+        "batch_size": args.batch_size,
+        "device": args.device,
+        "weights": args.weights,
+    }
+    final, progress = _run("compare_preprocessing", kwargs, args.verbose)
+
+    def summary(result: Mapping[str, Any]) -> None:
+        print(f"{'preprocessing':<14}  {'test RMSE':>9}  {'train RMSE':>10}  {'test mAP':>8}")
+        for v in result["variants"]:
+            print(
+                f"{v['name']:<14}  {_cell(v['test_rmse']):>9}  {_cell(v['train_rmse']):>10}  "
+                f"{_cell(v['test_mAP']):>8}"
+            )
+        print(
+            f"{result['n_train']} training and {result['n_test']} test frames, the same for "
+            "every variant"
+        )
+        print(f"plot: {result['files']['plot']}")
+        print(f"data: {result['files']['json']}")
+
+    return _finish(final, progress, summary)
+
+
 def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", type=Path, help="the project's config.yaml")
     parser.add_argument("--trainingsetindex", type=int, default=0)
@@ -275,7 +325,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 
 def add_dlc_commands(sub: Any) -> None:
-    """Add ``train``, ``evaluate`` and ``learning-curve`` to the ``dlc-workbench`` sub-parsers.
+    """Add the DLC sub-commands to the ``dlc-workbench`` sub-parsers.
 
     Parameters
     ----------
@@ -336,3 +386,27 @@ def add_dlc_commands(sub: Any) -> None:
     )
     curve.add_argument("--weights", default="random", help="auto, pretrained, random or a file")
     curve.set_defaults(run=_learning_curve)
+
+    compare = sub.add_parser(
+        "compare-preprocessing",
+        help="train the same labelled frames with other contrast settings, one test set",
+    )
+    _common(compare)
+    compare.add_argument("--out", type=Path, required=True, help="folder for the copies/results")
+    compare.add_argument(
+        "--variants",
+        nargs="+",
+        default=["none", "exported"],
+        help="exported (each clip's own settings), none, enhance, equalize, clahe",
+    )
+    compare.add_argument(
+        "--records",
+        type=Path,
+        nargs="*",
+        default=[],
+        help="folders with the clips' .crops.json when the clips were copied since",
+    )
+    compare.add_argument("--net-type", help="default: that of the project's first shuffle")
+    compare.add_argument("--seed", type=int, default=0, help="draws the test set")
+    compare.add_argument("--weights", default="random", help="auto, pretrained, random or a file")
+    compare.set_defaults(run=_compare_preprocessing)

@@ -51,6 +51,7 @@ JOBS: dict[str, str] = {
     "evaluate": "napari_dlc_workbench.dlc.evaluation:evaluate",
     "analyze": "napari_dlc_workbench.dlc.analysis:analyze",
     "learning_curve": "napari_dlc_workbench.dlc.learning_curve:learning_curve",
+    "compare_preprocessing": "napari_dlc_workbench.dlc.preprocessing:compare_preprocessing",
 }
 """Registered job names and the function each runs in the child."""
 
