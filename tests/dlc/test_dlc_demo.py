@@ -103,6 +103,12 @@ def test_demo_tiny_runs_and_reports(demo_tiny_trained: Path, tmp_path: Path) -> 
     assert [p["n_train"] for p in curve["points"]] == [8, 16] and curve["n_test"] == 4
     assert all(p["test_rmse"] is not None for p in curve["points"])
     assert Path(curve["plot"]).is_file()
+    # How little preprocessing: the same 20 frames without and with the contrast step.
+    compared = steps["compare preprocessing: no contrast vs enhanced (DeepLabCut)"]
+    assert [v["name"] for v in compared["variants"]] == ["none", "exported"]
+    assert compared["n_train"] + compared["n_test"] == 20
+    assert all(v["test_rmse"] is not None for v in compared["variants"])
+    assert Path(compared["plot"]).is_file()
     # Outlier precision against the generator's ground truth, with the base rate.
     precision = corrected["precision"]
     assert precision["n_frames"] == 60 and precision["flagged"] == corrected["flagged"]
@@ -120,6 +126,7 @@ def test_demo_tiny_runs_and_reports(demo_tiny_trained: Path, tmp_path: Path) -> 
         "crop and contrast",
         "training loss",
         "learning curve",
+        "preprocessing",
         "outlier precision",
         "test RMSE per bodypart before and after the correction",
     } <= shown

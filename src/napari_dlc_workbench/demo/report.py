@@ -38,6 +38,7 @@ from napari_dlc_workbench.demo.core import (
     GENERATE,
     LABEL,
     OUTLIERS,
+    PREPROCESSING,
     RETRAIN,
     SCREENSHOT_STEP,
     STOPPED_BEFORE_TRAINING,
@@ -199,8 +200,40 @@ def _learning_curve(steps: Mapping[str, dict]) -> str:
     return "".join(parts)
 
 
+def _preprocessing(steps: Mapping[str, dict]) -> str:
+    parts = ["<h2>5. How little preprocessing still works</h2>"]
+    compared = steps.get(PREPROCESSING)
+    if not compared:
+        return parts[0] + missing(PREPROCESSING)
+    variants = compared.get("variants") or []
+    parts.append(
+        "<p>The labelled frames made again from the recording without the contrast step "
+        "(<code>none</code>) and with it (<code>exported</code>: the images that were "
+        f"labelled), each trained from random weights for {esc(compared.get('epochs'))} "
+        f"epochs on the same {esc(compared.get('n_train'))} frames and tested on the same "
+        f"{esc(compared.get('n_test'))}.</p>"
+    )
+    plot = compared.get("plot")
+
+    def draw() -> bytes:
+        if plot and Path(plot).is_file():
+            return Path(plot).read_bytes()
+        from napari_dlc_workbench.dlc.preprocessing import plot_comparison
+
+        return plot_comparison(variants)
+
+    parts.append(figure(draw, "preprocessing", "Test RMSE per preprocessing of the clips."))
+    rows = [
+        [esc(v.get("name")), fmt(v.get("test_rmse")), fmt(v.get("train_rmse"))] for v in variants
+    ]
+    parts.append(
+        table(["preprocessing", "test RMSE (px)", "train RMSE (px)"], rows, numeric={1, 2})
+    )
+    return "".join(parts)
+
+
 def _correction(steps: Mapping[str, dict]) -> str:
-    parts = ["<h2>5. Correction iteration</h2>"]
+    parts = ["<h2>6. Correction iteration</h2>"]
     outliers = steps.get(OUTLIERS)
     if not outliers:
         return parts[0] + missing(OUTLIERS)
@@ -292,7 +325,7 @@ def _correction(steps: Mapping[str, dict]) -> str:
 
 
 def _screenshots(steps: Mapping[str, dict], out: Path) -> str:
-    parts = ["<h2>6. Screenshots</h2>"]
+    parts = ["<h2>7. Screenshots</h2>"]
     step = steps.get(SCREENSHOT_STEP) or {}
     if step.get("skipped"):
         parts.append(f'<p class="note">Skipped: {esc(step["skipped"])}.</p>')
@@ -345,6 +378,7 @@ def render_report(summary: Mapping[str, Any], out: str | os.PathLike[str]) -> st
         _training(steps),
         _evaluation(steps),
         _learning_curve(steps),
+        _preprocessing(steps),
         _correction(steps),
         _screenshots(steps, out),
         _details(summary),

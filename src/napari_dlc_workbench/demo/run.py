@@ -21,6 +21,7 @@ from napari_dlc_workbench.demo.core import (
     GENERATE,
     LABEL,
     NET_TYPE,
+    PREPROCESSING,
     RAW_NAME,
     SCREENSHOT_STEP,
     STOPPED_BEFORE_TRAINING,
@@ -188,6 +189,30 @@ def _loop(report: DemoReport, log: Log, dims: dict[str, int], epochs: int, shots
                     for key in ("fraction", "n_train", "test_rmse", "train_rmse", "bodyparts")
                 }
                 for p in curve["points"]
+            ],
+        )
+    with report.step(PREPROCESSING, log) as fig:
+        # The users' other question, "how little image processing still works?": the
+        # labelled frames re-made from the recording without contrast, one split for both.
+        compared = run_job(
+            "compare_preprocessing",
+            log,
+            config=str(config),
+            out=str(out / "preprocessing"),
+            variants=["none", "exported"],
+            record_folders=[str(out / "clips")],  # the project holds copies of the clips
+            epochs=min(epochs, dims["curve_epochs"]),
+            batch_size=8,
+            weights="random",
+        )
+        fig.update(
+            epochs=min(epochs, dims["curve_epochs"]),
+            n_train=compared["n_train"],
+            n_test=compared["n_test"],
+            plot=compared["files"]["plot"],
+            variants=[
+                {key: v.get(key) for key in ("name", "test_rmse", "train_rmse", "bodyparts")}
+                for v in compared["variants"]
             ],
         )
     correction_iteration(
