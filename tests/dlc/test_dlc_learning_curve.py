@@ -173,10 +173,11 @@ def merged_rows_check(config: str) -> list[bool]:
     """Child side: compare the merged labels file with fresh and with altered row lists."""
     from deeplabcut.utils import auxiliaryfunctions
 
-    from napari_dlc_workbench.dlc.learning_curve import _labelled_rows, _merged_rows_changed
+    from napari_dlc_workbench.dlc.experiments import labelled_rows
+    from napari_dlc_workbench.dlc.learning_curve import _merged_rows_changed
 
     cfg = auxiliaryfunctions.read_config(config)
-    rows = _labelled_rows(cfg)
+    rows = labelled_rows(cfg)
     project = Path(config).parent
     return [_merged_rows_changed(project, cfg, r) for r in (rows, rows[:-1], rows[::-1])]
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,16 @@ def _evaluation(steps: Mapping[str, dict]) -> str:
     )
 
 
+def _saved_or(path: str | None, redraw: Callable[[], bytes]) -> Callable[[], bytes]:
+    # The PNG the step wrote, else drawn again from the summary's numbers.
+    def draw() -> bytes:
+        if path and Path(path).is_file():
+            return Path(path).read_bytes()
+        return redraw()
+
+    return draw
+
+
 def _learning_curve(steps: Mapping[str, dict]) -> str:
     parts = ["<h2>4. Learning curve</h2>"]
     curve = steps.get(CURVE)
@@ -171,16 +181,19 @@ def _learning_curve(steps: Mapping[str, dict]) -> str:
         f"nested subsets of the labelled frames, all tested on the same "
         f"{esc(curve.get('n_test'))} held-out frames. {esc(curve.get('note', ''))}</p>"
     )
-    plot = curve.get("plot")
 
-    def draw() -> bytes:
-        if plot and Path(plot).is_file():
-            return Path(plot).read_bytes()
+    def redraw() -> bytes:
         from napari_dlc_workbench.dlc.learning_curve import plot_learning_curve
 
         return plot_learning_curve(points, str(curve.get("note", "")))
 
-    parts.append(figure(draw, "learning curve", "Test RMSE against labelled training frames."))
+    parts.append(
+        figure(
+            _saved_or(curve.get("plot"), redraw),
+            "learning curve",
+            "Test RMSE against labelled training frames.",
+        )
+    )
     rows = [
         [
             percent(p.get("fraction")),
@@ -213,16 +226,19 @@ def _preprocessing(steps: Mapping[str, dict]) -> str:
         f"epochs on the same {esc(compared.get('n_train'))} frames and tested on the same "
         f"{esc(compared.get('n_test'))}.</p>"
     )
-    plot = compared.get("plot")
 
-    def draw() -> bytes:
-        if plot and Path(plot).is_file():
-            return Path(plot).read_bytes()
+    def redraw() -> bytes:
         from napari_dlc_workbench.dlc.preprocessing import plot_comparison
 
         return plot_comparison(variants)
 
-    parts.append(figure(draw, "preprocessing", "Test RMSE per preprocessing of the clips."))
+    parts.append(
+        figure(
+            _saved_or(compared.get("plot"), redraw),
+            "preprocessing",
+            "Test RMSE per preprocessing of the clips.",
+        )
+    )
     rows = [
         [esc(v.get("name")), fmt(v.get("test_rmse")), fmt(v.get("train_rmse"))] for v in variants
     ]

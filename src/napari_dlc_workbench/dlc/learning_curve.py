@@ -24,8 +24,6 @@ import io
 import json
 import math
 import os
-import re
-import tempfile
 import textwrap
 import time
 from collections.abc import Mapping, Sequence
@@ -33,9 +31,20 @@ from pathlib import Path
 from typing import Any
 
 from napari_dlc_workbench.dlc._env import import_deeplabcut
+from napari_dlc_workbench.dlc.experiments import (
+    clean_json,
+    existing_shuffles,
+    figure_png,
+    find_reference_shuffle,
+    finite_or_none,
+    labelled_rows,
+    row_name,
+    train_and_evaluate,
+    use_reference_data,
+)
 from napari_dlc_workbench.dlc.reporting import Reporter
 from napari_dlc_workbench.io.atomic import atomic_write_bytes, atomic_write_text
-from napari_dlc_workbench.io.config import load_config, save_config
+from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.process.learning_curve import (
     DEFAULT_FRACTIONS,
     check_fractions,
@@ -54,49 +63,11 @@ __all__ = [
 ]
 
 OUTPUT_FOLDER = "learning-curve"
-_SHUFFLE = re.compile(r"shuffle(\d+)$")
-
-
-def existing_shuffles(project: str | os.PathLike[str]) -> set[int]:
-    """Every shuffle number a project uses, in any iteration, engine or fraction.
-
-    Parameters
-    ----------
-    project : path
-        The project folder.
-
-    Returns
-    -------
-    set of int
-        Numbers found in ``training-datasets`` file names and in the model and
-        evaluation folders of DLC 2 and 3.
-    """
-    project = Path(project)
-    found: set[int] = set()
-    patterns = [
-        "training-datasets/iteration-*/*/*",
-        "dlc-models*/iteration-*/*",
-        "evaluation-results*/iteration-*/*",
-    ]
-    for pattern in patterns:
-        for path in project.glob(pattern):
-            stem = path.stem if path.is_file() else path.name
-            match = _SHUFFLE.search(stem)
-            if match:
-                found.add(int(match.group(1)))
-    return found
 
 
 def output_folder(project: str | os.PathLike[str], iteration: int) -> Path:
     """Where a learning curve of ``iteration`` is written: ``<project>/learning-curve/iteration-N``."""
     return Path(project) / OUTPUT_FOLDER / f"iteration-{int(iteration)}"
-
-
-def _finite_or_none(value: Any) -> Any:
-    # JSON has no NaN; DLC leaves e.g. rmse_pcutoff empty when nothing passes the cutoff.
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def plot_learning_curve(points: Sequence[Mapping[str, Any]], title: str = "") -> bytes:
@@ -156,10 +127,7 @@ def plot_learning_curve(points: Sequence[Mapping[str, Any]], title: str = "") ->
     axes.legend(fontsize=7)
     if title:
         axes.set_title(title, fontsize=8)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def write_learning_curve(summary: Mapping[str, Any], folder: str | os.PathLike[str]) -> dict:
@@ -194,42 +162,13 @@ def write_learning_curve(summary: Mapping[str, Any], folder: str | os.PathLike[s
     writer.writerow(columns + [f"test error {name} (px)" for name in bodyparts])
     for p in points:
         row = [p.get(c) for c in columns] + [(p.get("bodyparts") or {}).get(n) for n in bodyparts]
-        writer.writerow(["" if _finite_or_none(v) is None else v for v in row])
+        writer.writerow(["" if finite_or_none(v) is None else v for v in row])
     document = {**summary, "files": {k: str(v) for k, v in paths.items()}}
     title = textwrap.fill(str(summary.get("note", "")), width=90)
     atomic_write_bytes(paths["plot"], plot_learning_curve(points, title))
     atomic_write_text(paths["csv"], text.getvalue())
-    atomic_write_text(paths["json"], json.dumps(_clean(document), indent=2) + "\n")
+    atomic_write_text(paths["json"], json.dumps(clean_json(document), indent=2) + "\n")
     return {k: str(v) for k, v in paths.items()}
-
-
-def _clean(value: Any) -> Any:
-    if isinstance(value, Mapping):
-        return {str(k): _clean(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_clean(v) for v in value]
-    return _finite_or_none(value)
-
-
-def _labelled_rows(dlc_cfg: Mapping[str, Any]) -> list[str]:
-    # DLC's own merge, written to a scratch folder: the row order (and so the
-    # meaning of trainIndices/testIndices) is exactly create_training_dataset's.
-    from deeplabcut.generate_training_dataset.trainingsetmanipulation import (
-        merge_annotateddatasets,
-    )
-
-    with tempfile.TemporaryDirectory(prefix="dlc-workbench-merge-") as scratch:
-        data = merge_annotateddatasets(dlc_cfg, Path(scratch))
-    if data is None or len(data) == 0:
-        raise ValueError(
-            f"{dlc_cfg['project_path']}: no labelled frames found in labeled-data/ for the "
-            "videos of config.yaml"
-        )
-    return [_row_name(row) for row in data.index]
-
-
-def _row_name(row: Any) -> str:
-    return "/".join(map(str, row)) if isinstance(row, tuple) else str(row)
 
 
 def _merged_rows_changed(project: Path, dlc_cfg: Mapping[str, Any], rows: list[str]) -> bool:
@@ -242,30 +181,7 @@ def _merged_rows_changed(project: Path, dlc_cfg: Mapping[str, Any], rows: list[s
     merged = project / get_training_set_folder(dlc_cfg) / f"CollectedData_{dlc_cfg['scorer']}.h5"
     if not merged.is_file():
         return False
-    return [_row_name(row) for row in pd.read_hdf(merged).index] != rows
-
-
-def _reference(project: Path, dlc_cfg: Mapping[str, Any], fraction: float, shuffle: int | None):
-    # The shuffle the curve compares with: its net_type is the default and its
-    # data settings (augmentation, cropping) are reused, so only the frames differ.
-    from deeplabcut.core.engine import Engine
-    from deeplabcut.utils.auxiliaryfunctions import get_model_folder
-
-    candidates = [shuffle] if shuffle is not None else sorted(existing_shuffles(project))
-    for number in candidates:
-        folder = project / get_model_folder(fraction, number, dlc_cfg, engine=Engine.PYTORCH)
-        path = folder / "train" / "pytorch_config.yaml"
-        if path.is_file():
-            return number, load_config(path, validate=False)
-    if shuffle is not None:
-        raise FileNotFoundError(f"shuffle {shuffle} has no PyTorch pytorch_config.yaml")
-    return None, None
-
-
-def _use_reference_data(path: Path, reference: Mapping[str, Any]) -> None:
-    cfg = load_config(path, validate=False)
-    cfg["data"] = reference["data"]
-    save_config(cfg, path, validate=False)
+    return [row_name(row) for row in pd.read_hdf(merged).index] != rows
 
 
 def learning_curve(
@@ -335,9 +251,6 @@ def learning_curve(
         Bad fractions, a multi-animal project, or too few labelled frames
         (before anything is written).
     """
-    from napari_dlc_workbench.dlc.evaluation import evaluate
-    from napari_dlc_workbench.dlc.training import train
-
     report = report or Reporter()
     cfg = load_config(config)
     check_fractions(fractions)
@@ -350,10 +263,10 @@ def learning_curve(
 
     dlc_cfg = auxiliaryfunctions.read_config(str(config))
     project = Path(config).parent
-    rows = _labelled_rows(dlc_cfg)
+    rows = labelled_rows(dlc_cfg)
     plan = plan_subsets(len(rows), fractions, train_fraction=pool_share, seed=seed)
     splits = [padded_split(subset, plan.test, filed_under) for subset in plan.subsets]
-    ref_number, ref_cfg = _reference(project, dlc_cfg, filed_under, reference_shuffle)
+    ref_number, ref_cfg = find_reference_shuffle(project, dlc_cfg, filed_under, reference_shuffle)
     if existing_shuffles(project) and _merged_rows_changed(project, dlc_cfg, rows):
         report.emit(
             "log",
@@ -397,9 +310,8 @@ def learning_curve(
             from napari_dlc_workbench.dlc.training import train_folder
 
             folder = train_folder(config, shuffle, trainingsetindex)
-            _use_reference_data(folder / "pytorch_config.yaml", ref_cfg)
-        clock = time.monotonic()
-        trained = train(
+            use_reference_data(folder / "pytorch_config.yaml", ref_cfg)
+        point = train_and_evaluate(
             config,
             shuffle,
             trainingsetindex=trainingsetindex,
@@ -411,32 +323,13 @@ def learning_curve(
             pytorch_cfg_updates=pytorch_cfg_updates,
             report=report,
         )
-        seconds = time.monotonic() - clock
-        if trained["last_snapshot"] is None:
-            raise RuntimeError(f"shuffle {shuffle}: training wrote no snapshot to evaluate")
-        last = Path(trained["last_snapshot"])
-        (result,) = evaluate(
-            config, shuffle, trainingsetindex=trainingsetindex, snapshots=last.stem, report=report
-        )["results"]
-        overall = result["overall"]
         points.append(
             {
                 "fraction": fraction,
                 "n_train": len(subset),
                 "n_test": len(plan.test),
                 "shuffle": shuffle,
-                "snapshot": last.name,
-                "epochs": result["epochs"],
-                "test_rmse": overall.get("test rmse"),
-                "train_rmse": overall.get("train rmse"),
-                "test_rmse_pcutoff": overall.get("test rmse_pcutoff"),
-                "test_mAP": overall.get("test mAP"),
-                "bodyparts": {
-                    name: values.get("Test error (px)")
-                    for name, values in result["bodyparts"].items()
-                },
-                "results_csv": result["results_csv"],
-                "train_seconds": round(seconds, 1),
+                **point,
             }
         )
     flattened, note = curve_flattened([p["test_rmse"] for p in points])
@@ -458,4 +351,4 @@ def learning_curve(
     }
     with report.protect():
         files = write_learning_curve(summary, output_folder(project, summary["iteration"]))
-    return _clean({**summary, "files": files})
+    return clean_json({**summary, "files": files})

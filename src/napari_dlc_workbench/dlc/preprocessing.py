@@ -31,11 +31,13 @@ from pathlib import Path
 from typing import Any
 
 from napari_dlc_workbench.dlc._env import import_deeplabcut
-from napari_dlc_workbench.dlc.learning_curve import (
-    _clean,
-    _labelled_rows,
-    _reference,
-    _use_reference_data,
+from napari_dlc_workbench.dlc.experiments import (
+    clean_json,
+    figure_png,
+    find_reference_shuffle,
+    labelled_rows,
+    train_and_evaluate,
+    use_reference_data,
 )
 from napari_dlc_workbench.dlc.reporting import Reporter
 from napari_dlc_workbench.io.atomic import atomic_write_bytes, atomic_write_text
@@ -129,8 +131,7 @@ def compare_preprocessing(
         Unknown or repeated variant names, a project whose clips cannot be made
         again, or an output folder in use (before anything is written).
     """
-    from napari_dlc_workbench.dlc.evaluation import evaluate
-    from napari_dlc_workbench.dlc.training import train, train_folder
+    from napari_dlc_workbench.dlc.training import train_folder
 
     report = report or Reporter()
     names = list(variants)
@@ -146,11 +147,11 @@ def compare_preprocessing(
 
     dlc_cfg = auxiliaryfunctions.read_config(str(config))
     project = Path(config).parent
-    rows = _labelled_rows(dlc_cfg)
+    rows = labelled_rows(dlc_cfg)
     filed_under = float(cfg["TrainingFraction"][trainingsetindex])
     plan = plan_subsets(len(rows), [1.0], train_fraction=filed_under, seed=seed)
     train_idx, test_idx = padded_split(plan.subsets[0], plan.test, filed_under)
-    ref_number, ref_cfg = _reference(project, dlc_cfg, filed_under, reference_shuffle)
+    ref_number, ref_cfg = find_reference_shuffle(project, dlc_cfg, filed_under, reference_shuffle)
     if net_type is None:
         net_type = str(ref_cfg["net_type"]) if ref_cfg else dlc_cfg.get("default_net_type")
     out = Path(out).resolve()
@@ -172,7 +173,7 @@ def compare_preprocessing(
             record_folders=record_folders,
             progress=lambda line: report.emit("log", message=line),
         )
-        if _labelled_rows(auxiliaryfunctions.read_config(str(variant))) != rows:
+        if labelled_rows(auxiliaryfunctions.read_config(str(variant))) != rows:
             raise RuntimeError(f"{variant}: the copy's labelled frames differ from the project's")
         dlc.create_training_dataset(
             str(variant),
@@ -183,11 +184,10 @@ def compare_preprocessing(
             userfeedback=False,
         )
         if ref_cfg is not None and ref_cfg.get("net_type") == net_type:
-            _use_reference_data(
+            use_reference_data(
                 train_folder(variant, 1, trainingsetindex) / "pytorch_config.yaml", ref_cfg
             )
-        clock = time.monotonic()
-        trained = train(
+        point = train_and_evaluate(
             variant,
             1,
             trainingsetindex=trainingsetindex,
@@ -197,30 +197,13 @@ def compare_preprocessing(
             weights=weights,
             report=report,
         )
-        seconds = time.monotonic() - clock
-        if trained["last_snapshot"] is None:
-            raise RuntimeError(f"{name}: training wrote no snapshot to evaluate")
-        last = Path(trained["last_snapshot"])
-        (result,) = evaluate(
-            variant, 1, trainingsetindex=trainingsetindex, snapshots=last.stem, report=report
-        )["results"]
-        overall = result["overall"]
+        contrast = settings[name]
         results.append(
             {
                 "name": name,
-                "contrast": settings[name].to_dict() if settings[name] else EXPORTED,
+                "contrast": contrast.to_dict() if contrast else EXPORTED,
                 "config": str(variant),
-                "snapshot": last.name,
-                "epochs": result["epochs"],
-                "test_rmse": overall.get("test rmse"),
-                "train_rmse": overall.get("train rmse"),
-                "test_rmse_pcutoff": overall.get("test rmse_pcutoff"),
-                "test_mAP": overall.get("test mAP"),
-                "bodyparts": {
-                    bodypart: values.get("Test error (px)")
-                    for bodypart, values in result["bodyparts"].items()
-                },
-                "train_seconds": round(seconds, 1),
+                **point,
             }
         )
     summary = {
@@ -237,7 +220,7 @@ def compare_preprocessing(
     }
     with report.protect():
         files = write_comparison(summary, out)
-    return _clean({**summary, "files": files})
+    return clean_json({**summary, "files": files})
 
 
 def plot_comparison(variants: Sequence[Mapping[str, Any]], title: str = "") -> bytes:
@@ -285,10 +268,7 @@ def plot_comparison(variants: Sequence[Mapping[str, Any]], title: str = "") -> b
     axes.legend(fontsize=7)
     if title:
         axes.set_title(title, fontsize=8)
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png")
-    return buffer.getvalue()
+    return figure_png(figure)
 
 
 def write_comparison(summary: Mapping[str, Any], folder: str | os.PathLike[str]) -> dict:
@@ -313,7 +293,7 @@ def write_comparison(summary: Mapping[str, Any], folder: str | os.PathLike[str])
     writer.writerow(columns + [f"test error {b} (px)" for b in bodyparts])
     for v in variants:
         row = [v.get(c) for c in columns] + [(v.get("bodyparts") or {}).get(b) for b in bodyparts]
-        writer.writerow(["" if _clean(x) is None else x for x in row])
+        writer.writerow(["" if clean_json(x) is None else x for x in row])
     title = (
         f"{summary['n_train']} training and {summary['n_test']} test frames, the same for "
         f"every variant; {summary['net_type']}, {variants[0]['epochs'] if variants else '?'} epochs"
@@ -321,5 +301,5 @@ def write_comparison(summary: Mapping[str, Any], folder: str | os.PathLike[str])
     atomic_write_bytes(paths["plot"], plot_comparison(variants, title))
     atomic_write_text(paths["csv"], text.getvalue())
     document = {**summary, "files": {k: str(v) for k, v in paths.items()}}
-    atomic_write_text(paths["json"], json.dumps(_clean(document), indent=2) + "\n")
+    atomic_write_text(paths["json"], json.dumps(clean_json(document), indent=2) + "\n")
     return {k: str(v) for k, v in paths.items()}
