@@ -8,17 +8,20 @@ and DLC's own evaluation of the last snapshot. These functions run in a job's ch
 
 from __future__ import annotations
 
+import csv
 import io
+import json
 import math
 import os
 import re
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from napari_dlc_workbench.dlc.reporting import Reporter
+from napari_dlc_workbench.io.atomic import atomic_write_bytes, atomic_write_text
 from napari_dlc_workbench.io.config import load_config, save_config
 
 __all__ = [
@@ -31,6 +34,7 @@ __all__ = [
     "row_name",
     "train_and_evaluate",
     "use_reference_data",
+    "write_results",
 ]
 
 _SHUFFLE = re.compile(r"shuffle(\d+)$")
@@ -210,3 +214,57 @@ def figure_png(figure: Any) -> bytes:
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+def write_results(
+    folder: str | os.PathLike[str],
+    stem: str,
+    summary: Mapping[str, Any],
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    plot: bytes,
+) -> dict[str, str]:
+    """Write ``<stem>.json``, ``.csv`` and ``.png`` atomically into ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        Created if missing.
+    stem : str
+        File name without suffix.
+    summary : mapping
+        The JSON document (the file paths are added); NaN values become ``null``.
+    rows : sequence of mapping
+        One CSV row each: ``columns``, then the test error of each bodypart found in
+        the rows' ``bodyparts``; NaN and None become empty cells.
+    columns : sequence of str
+        Keys of the rows.
+    plot : bytes
+        The PNG.
+
+    Returns
+    -------
+    dict
+        ``json``, ``csv`` and ``plot``: the paths written.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = {kind: folder / f"{stem}.{suffix}" for kind, suffix in _SUFFIXES.items()}
+    bodyparts = sorted({name for row in rows for name in (row.get("bodyparts") or {})})
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([*columns, *(f"test error {name} (px)" for name in bodyparts)])
+    for row in rows:
+        errors = row.get("bodyparts") or {}
+        cells = [row.get(c) for c in columns] + [errors.get(name) for name in bodyparts]
+        writer.writerow(["" if finite_or_none(v) is None else v for v in cells])
+    files = {kind: str(path) for kind, path in paths.items()}
+    atomic_write_bytes(paths["plot"], plot)
+    atomic_write_text(paths["csv"], text.getvalue())
+    atomic_write_text(
+        paths["json"], json.dumps(clean_json({**summary, "files": files}), indent=2) + "\n"
+    )
+    return files
+
+
+_SUFFIXES = {"json": "json", "csv": "csv", "plot": "png"}

@@ -19,9 +19,6 @@
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import textwrap
@@ -36,14 +33,13 @@ from napari_dlc_workbench.dlc.experiments import (
     existing_shuffles,
     figure_png,
     find_reference_shuffle,
-    finite_or_none,
     labelled_rows,
     row_name,
     train_and_evaluate,
     use_reference_data,
+    write_results,
 )
 from napari_dlc_workbench.dlc.reporting import Reporter
-from napari_dlc_workbench.io.atomic import atomic_write_bytes, atomic_write_text
 from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.process.learning_curve import (
     DEFAULT_FRACTIONS,
@@ -146,29 +142,12 @@ def write_learning_curve(summary: Mapping[str, Any], folder: str | os.PathLike[s
     dict
         ``json``, ``csv`` and ``plot``: the paths written.
     """
-    folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    paths = {
-        "json": folder / "learning-curve.json",
-        "csv": folder / "learning-curve.csv",
-        "plot": folder / "learning-curve.png",
-    }
     points = list(summary["points"])
-    bodyparts = sorted({name for p in points for name in (p.get("bodyparts") or {})})
     columns = ["fraction", "n_train", "n_test", "shuffle", "snapshot", "epochs"]
     columns += ["test_rmse", "train_rmse", "test_rmse_pcutoff", "test_mAP"]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns + [f"test error {name} (px)" for name in bodyparts])
-    for p in points:
-        row = [p.get(c) for c in columns] + [(p.get("bodyparts") or {}).get(n) for n in bodyparts]
-        writer.writerow(["" if finite_or_none(v) is None else v for v in row])
-    document = {**summary, "files": {k: str(v) for k, v in paths.items()}}
     title = textwrap.fill(str(summary.get("note", "")), width=90)
-    atomic_write_bytes(paths["plot"], plot_learning_curve(points, title))
-    atomic_write_text(paths["csv"], text.getvalue())
-    atomic_write_text(paths["json"], json.dumps(clean_json(document), indent=2) + "\n")
-    return {k: str(v) for k, v in paths.items()}
+    plot = plot_learning_curve(points, title)
+    return write_results(folder, "learning-curve", summary, points, columns, plot)
 
 
 def _merged_rows_changed(project: Path, dlc_cfg: Mapping[str, Any], rows: list[str]) -> bool:

@@ -20,9 +20,6 @@ The original project is only read.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import time
@@ -38,9 +35,9 @@ from napari_dlc_workbench.dlc.experiments import (
     labelled_rows,
     train_and_evaluate,
     use_reference_data,
+    write_results,
 )
 from napari_dlc_workbench.dlc.reporting import Reporter
-from napari_dlc_workbench.io.atomic import atomic_write_bytes, atomic_write_text
 from napari_dlc_workbench.io.config import load_config
 from napari_dlc_workbench.process.learning_curve import padded_split, plan_subsets
 from napari_dlc_workbench.process.preprocessing_variants import (
@@ -279,27 +276,11 @@ def write_comparison(summary: Mapping[str, Any], folder: str | os.PathLike[str])
     dict
         ``json``, ``csv`` and ``plot``: the paths written.
     """
-    folder = Path(folder)
-    paths = {
-        "json": folder / "preprocessing.json",
-        "csv": folder / "preprocessing.csv",
-        "plot": folder / "preprocessing.png",
-    }
     variants = list(summary["variants"])
-    bodyparts = sorted({b for v in variants for b in (v.get("bodyparts") or {})})
     columns = ["name", "epochs", "test_rmse", "train_rmse", "test_rmse_pcutoff", "test_mAP"]
-    text = io.StringIO()
-    writer = csv.writer(text, lineterminator="\n")
-    writer.writerow(columns + [f"test error {b} (px)" for b in bodyparts])
-    for v in variants:
-        row = [v.get(c) for c in columns] + [(v.get("bodyparts") or {}).get(b) for b in bodyparts]
-        writer.writerow(["" if clean_json(x) is None else x for x in row])
     title = (
         f"{summary['n_train']} training and {summary['n_test']} test frames, the same for "
         f"every variant; {summary['net_type']}, {variants[0]['epochs'] if variants else '?'} epochs"
     )
-    atomic_write_bytes(paths["plot"], plot_comparison(variants, title))
-    atomic_write_text(paths["csv"], text.getvalue())
-    document = {**summary, "files": {k: str(v) for k, v in paths.items()}}
-    atomic_write_text(paths["json"], json.dumps(clean_json(document), indent=2) + "\n")
-    return {k: str(v) for k, v in paths.items()}
+    plot = plot_comparison(variants, title)
+    return write_results(folder, "preprocessing", summary, variants, columns, plot)
