@@ -222,6 +222,12 @@ def _cell(value: Any) -> str:
     return "-" if value is None else f"{float(value):.2f}"
 
 
+def _experiment_options(args: argparse.Namespace) -> dict[str, Any]:
+    # What the learning curve and the preprocessing comparison both pass on to training.
+    keys = ("trainingsetindex", "seed", "net_type", "epochs", "batch_size", "device", "weights")
+    return {key: getattr(args, key) for key in keys}
+
+
 def _learning_curve(args: argparse.Namespace, rest: list[str]) -> int:
     from napari_dlc_workbench.process.learning_curve import check_fractions
 
@@ -239,14 +245,8 @@ def _learning_curve(args: argparse.Namespace, rest: list[str]) -> int:
     kwargs = {
         "config": str(args.config.resolve()),
         "fractions": fractions,
-        "trainingsetindex": args.trainingsetindex,
         "test_fraction": args.test_fraction,
-        "seed": args.seed,
-        "net_type": args.net_type,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "weights": args.weights,
+        **_experiment_options(args),
     }
     final, progress = _run("learning_curve", kwargs, args.verbose)
 
@@ -288,13 +288,7 @@ def _compare_preprocessing(args: argparse.Namespace, rest: list[str]) -> int:
         "out": str(args.out.resolve()),
         "variants": args.variants,
         "record_folders": [str(f.resolve()) for f in args.records],
-        "trainingsetindex": args.trainingsetindex,
-        "seed": args.seed,
-        "net_type": args.net_type,
-        "epochs": args.epochs,
-        "batch_size": args.batch_size,
-        "device": args.device,
-        "weights": args.weights,
+        **_experiment_options(args),
     }
     final, progress = _run("compare_preprocessing", kwargs, args.verbose)
 
